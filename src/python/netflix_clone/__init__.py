@@ -1,0 +1,1 @@
+"""Backend of a video-streaming platform: analytics, video processing, recommendations, deploy tooling."""

@@ -1,0 +1,1 @@
+"""Pure recommendation math: interaction matrices, ranking, diversification, metrics, splits. No I/O."""

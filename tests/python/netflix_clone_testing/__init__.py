@@ -1,0 +1,1 @@
+"""Test support shared by every service's tests: isolated real backends, local HTTP doubles."""

@@ -1,0 +1,120 @@
+"""Isolated PostgreSQL databases and Redis namespaces on the real servers.
+
+Pants runs test files in parallel processes, so every test module gets its own database (created from
+template0, dropped with FORCE afterwards) and its own Redis key prefix (deleted afterwards). Names carry a
+creation timestamp, so databases left by a killed run are dropped by a later one.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg2
+import psycopg2.extensions
+import pytest
+import redis
+
+ADMIN_DSN = os.environ.get(
+    "NFC_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=5"
+)
+REDIS_URL = os.environ.get("NFC_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+DB_PREFIX = "nfc_test_"
+STALE_AFTER_S = 3 * 3600
+
+
+def unique_name(prefix: str) -> str:
+    return f"{prefix}{int(time.time())}_{os.getpid()}_{secrets.token_hex(3)}"
+
+
+def _admin_connection() -> Any:
+    try:
+        conn = psycopg2.connect(ADMIN_DSN)
+    except psycopg2.OperationalError as exc:
+        pytest.fail(
+            f"the test PostgreSQL server ({ADMIN_DSN}) is unreachable: {exc}. "
+            "`.ci/run` starts it; or point NFC_TEST_PG_DSN at one.",
+            pytrace=False,
+        )
+    conn.autocommit = True
+    return conn
+
+
+def _drop_stale_databases(cur: Any) -> None:
+    cur.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", (DB_PREFIX + "%",))
+    now = int(time.time())
+    for (name,) in cur.fetchall():
+        try:
+            created = int(name[len(DB_PREFIX) :].split("_", 1)[0])
+        except ValueError:
+            continue
+        if now - created > STALE_AFTER_S:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def isolated_postgres_database() -> Iterator[str]:
+    """Yield the DSN of a new, empty database; drop it afterwards."""
+    admin = _admin_connection()
+    name = unique_name(DB_PREFIX)
+    try:
+        with admin.cursor() as cur:
+            _drop_stale_databases(cur)
+            cur.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
+        yield psycopg2.extensions.make_dsn(ADMIN_DSN, dbname=name)
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+@dataclass(frozen=True)
+class RedisNamespace:
+    """A key prefix on the shared Redis: code under test must put every key under `prefix`."""
+
+    url: str
+    prefix: str
+    client: "redis.Redis[bytes]"
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}{name}"
+
+    def keys(self) -> list[bytes]:
+        return sorted(self.client.scan_iter(match=f"{self.prefix}*", count=1000))
+
+
+@contextmanager
+def isolated_redis_namespace() -> Iterator[RedisNamespace]:
+    client: "redis.Redis[bytes]" = redis.Redis.from_url(REDIS_URL, socket_timeout=5)
+    try:
+        client.ping()
+    except redis.exceptions.ConnectionError as exc:
+        pytest.fail(
+            f"the test Redis server ({REDIS_URL}) is unreachable: {exc}. "
+            "`.ci/run` starts it; or point NFC_TEST_REDIS_URL at one.",
+            pytrace=False,
+        )
+    ns = RedisNamespace(REDIS_URL, f"{unique_name('nfc-test:')}:", client)
+    try:
+        yield ns
+    finally:
+        for batch in _batched(ns.keys(), 500):
+            client.delete(*batch)
+        client.close()
+
+
+def _batched(items: list[bytes], size: int) -> Iterator[list[bytes]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def cassandra_hosts_or_skip() -> list[str]:
+    hosts = [h.strip() for h in os.environ.get("CASSANDRA_HOSTS", "").split(",") if h.strip()]
+    if not hosts:
+        pytest.skip("CASSANDRA_HOSTS is not set: no Cassandra server to test against here")
+    return hosts
