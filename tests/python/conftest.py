@@ -1,1 +1,6 @@
-from netflix_clone_testing.fixtures import cassandra_hosts, pg_dsn, redis_ns  # noqa: F401
+# Fixtures every test module may use; importing them here is how pytest finds them.
+from netflix_clone_testing.fixtures import (  # noqa: F401  # pylint: disable=unused-import
+    cassandra_hosts,
+    pg_dsn,
+    redis_ns,
+)

@@ -79,7 +79,7 @@ class RedisNamespace:
 
     url: str
     prefix: str
-    client: "redis.Redis[bytes]"
+    client: redis.Redis
 
     def key(self, name: str) -> str:
         return f"{self.prefix}{name}"
@@ -90,7 +90,7 @@ class RedisNamespace:
 
 @contextmanager
 def isolated_redis_namespace() -> Iterator[RedisNamespace]:
-    client: "redis.Redis[bytes]" = redis.Redis.from_url(REDIS_URL, socket_timeout=5)
+    client: redis.Redis = redis.Redis.from_url(REDIS_URL, socket_timeout=5)
     try:
         client.ping()
     except redis.exceptions.ConnectionError as exc:

@@ -7,7 +7,7 @@ fails at start-up with a `BackendUnavailable` that names it, rather than on the 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional
 from urllib.parse import urlsplit
 
 import psycopg2
@@ -28,8 +28,6 @@ __all__ = [
     "postgres_address",
     "redis_address",
 ]
-
-RedisClient = Union["redis.Redis[bytes]", "redis.cluster.RedisCluster[bytes]"]
 
 
 class BackendUnavailable(ConnectionError):
@@ -75,10 +73,15 @@ def connect_postgres(
 
     try:
         return retry_call(
-            _connect, what="PostgreSQL connect", attempts=attempts, retry_on=(psycopg2.OperationalError,)
+            _connect,
+            what="PostgreSQL connect",
+            attempts=attempts,
+            retry_on=(psycopg2.OperationalError,),
         )
     except RetryExhausted as exc:
-        raise BackendUnavailable("PostgreSQL", postgres_address(dsn), exc.attempts, exc.last) from exc
+        raise BackendUnavailable(
+            "PostgreSQL", postgres_address(dsn), exc.attempts, exc.last
+        ) from exc
 
 
 def redis_address(url: str) -> str:
@@ -107,7 +110,7 @@ def connect_redis(
     def _connect() -> Any:
         client: Any
         if cluster:
-            client = redis.cluster.RedisCluster.from_url(url, **common)
+            client = redis.cluster.RedisCluster.from_url(url, **common)  # type: ignore[no-untyped-call]
         else:
             client = redis.Redis.from_url(url, health_check_interval=30, **common)
         client.ping()
@@ -159,7 +162,10 @@ def connect_cassandra(
 
     try:
         return retry_call(
-            _connect, what="Cassandra connect", attempts=attempts, retry_on=(NoHostAvailable, OSError)
+            _connect,
+            what="Cassandra connect",
+            attempts=attempts,
+            retry_on=(NoHostAvailable, OSError),
         )
     except RetryExhausted as exc:
         address = ",".join(f"{h}:{port}" for h in hosts)

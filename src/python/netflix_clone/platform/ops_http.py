@@ -68,6 +68,7 @@ class OpsServer:
     ) -> None:
         started = time.monotonic()
         handler = _make_handler(checks, registry, started)
+        self._host = host
         self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True
         self._thread: Optional[threading.Thread] = None
@@ -78,11 +79,12 @@ class OpsServer:
 
     @property
     def url(self) -> str:
-        host = self._server.server_address[0]
-        return f"http://{host}:{self.port}"
+        return f"http://{self._host}:{self.port}"
 
     def start(self) -> OpsServer:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="ops-http", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="ops-http", daemon=True
+        )
         self._thread.start()
         _log.info("ops endpoints listening", extra={"url": self.url})
         return self
@@ -126,7 +128,7 @@ def _make_handler(
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - base signature
+        def log_message(self, format: str, *args: Any) -> None:  # pylint: disable=redefined-builtin
             _log.debug("ops-http " + format, *args)
 
     return Handler

@@ -42,7 +42,12 @@ def retry_call(
                 raise RetryExhausted(what, attempts, exc) from exc
             delay = random.uniform(0, min(max_delay, base_delay * 2 ** (attempt - 1)))  # nosec B311
             _log.warning(
-                "%s failed (attempt %d/%d), retrying in %.2fs: %s", what, attempt, attempts, delay, exc
+                "%s failed (attempt %d/%d), retrying in %.2fs: %s",
+                what,
+                attempt,
+                attempts,
+                delay,
+                exc,
             )
             sleep(delay)
     raise AssertionError("unreachable")  # pragma: no cover

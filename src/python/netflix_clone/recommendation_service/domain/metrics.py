@@ -15,7 +15,13 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-__all__ = ["RankingMetrics", "average_precision_at_k", "evaluate_rankings", "ndcg_at_k", "recall_at_k"]
+__all__ = [
+    "RankingMetrics",
+    "average_precision_at_k",
+    "evaluate_rankings",
+    "ndcg_at_k",
+    "recall_at_k",
+]
 
 
 def recall_at_k(ranked: Sequence[int], relevant: set[int], k: int) -> float:
@@ -83,4 +89,6 @@ def evaluate_rankings(
         recall += recall_at_k(ranked, relevant, k)
         ap += average_precision_at_k(ranked, relevant, k)
     count = len(users)
-    return RankingMetrics(k, count, ndcg / count, recall / count, ap / count, len(recommended) / n_items)
+    return RankingMetrics(
+        k, count, ndcg / count, recall / count, ap / count, len(recommended) / n_items
+    )

@@ -1,0 +1,121 @@
+"""Validates every GitHub workflow: it parses, has the triggers and jobs it must, and every script,
+Pants goal and linter it calls exists in this repository."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+WORKFLOWS = sorted(Path(".github/workflows").glob("*.yml"))
+PANTS_GOALS = {
+    "test",
+    "lint",
+    "check",
+    "package",
+    "run",
+    "tailor",
+    "update-build-files",
+    "fmt",
+    "publish",
+}
+LINTERS = {"flake8", "black", "pylint", "bandit", "hadolint", "mypy"}
+REPO_PATH = re.compile(
+    r"^(\./)?(\.ci|build-support|benchmarks|docker|3rdparty|src|tests)/[\w./-]+$"
+)
+
+
+def _load(path: Path) -> dict[Any, Any]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert isinstance(data, dict), f"{path} is not a YAML mapping"
+    return data
+
+
+def _triggers(workflow: dict[Any, Any]) -> dict[str, Any]:
+    # YAML 1.1 reads the bare key `on` as boolean True.
+    triggers = workflow.get("on", workflow.get(True))
+    assert isinstance(triggers, dict), "workflow has no `on:` mapping"
+    return triggers
+
+
+def _run_commands(workflow: dict[Any, Any]) -> list[str]:
+    commands = []
+    for job in workflow["jobs"].values():
+        for step in job.get("steps", []):
+            if "run" in step:
+                commands.append(step["run"])
+    return commands
+
+
+def test_there_are_workflows() -> None:
+    assert {p.name for p in WORKFLOWS} >= {"tests.yml"}
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_every_job_has_a_runner_and_steps(path: Path) -> None:
+    workflow = _load(path)
+    assert workflow.get("jobs"), f"{path.name} defines no jobs"
+    for name, job in workflow["jobs"].items():
+        assert "runs-on" in job, f"{path.name}: job {name} has no runs-on"
+        assert job.get("steps"), f"{path.name}: job {name} has no steps"
+        for step in job["steps"]:
+            assert ("run" in step) != (
+                "uses" in step
+            ), f"{path.name}: step {step} needs one of run/uses"
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_called_scripts_goals_and_linters_exist(path: Path) -> None:
+    for command in _run_commands(_load(path)):
+        # GitHub expressions are not shell; replace them with a placeholder word.
+        text = re.sub(r"\$\{\{[^}]*\}\}", "X", command)
+        for line in text.replace("\\\n", " ").splitlines():
+            words = shlex.split(line, comments=True)
+            for word in words:
+                if REPO_PATH.match(word):
+                    assert Path(word).exists(), f"{path.name} calls {word}, which does not exist"
+            if words[:1] == ["./pants"]:
+                assert Path("pants").exists()
+                goals = [
+                    w for w in words[1:] if not w.startswith("-") and w != "::" and "/" not in w
+                ]
+                assert goals or "--version" in words, f"{path.name}: `{line}` names no Pants goal"
+                unknown = set(goals) - PANTS_GOALS
+                assert not unknown, f"{path.name}: unknown Pants goal(s) {unknown} in `{line}`"
+                for word in words:
+                    if word.startswith("--only="):
+                        assert (
+                            word.split("=", 1)[1] in LINTERS
+                        ), f"{path.name}: unknown linter {word}"
+
+
+def test_tests_workflow_triggers_matrix_services_and_jobs() -> None:
+    workflow = _load(Path(".github/workflows/tests.yml"))
+    triggers = _triggers(workflow)
+    assert triggers["push"]["branches"] == ["main", "develop"]
+    assert triggers["pull_request"]["branches"] == ["main", "develop"]
+    jobs = workflow["jobs"]
+    assert set(jobs) >= {"test", "lint", "security"}
+    test_job = jobs["test"]
+    assert test_job["strategy"]["matrix"]["python"] == ["3.9", "3.10", "3.11"]
+    assert set(test_job["services"]) == {"postgres", "redis", "cassandra"}
+    assert test_job["env"]["CASSANDRA_HOSTS"]
+    runs = " ".join(_run_commands(workflow))
+    assert "--changed-since=origin/" in runs and "--changed-dependents=transitive" in runs
+    assert "--use-coverage" in runs
+    assert "pip-audit" in runs and "--only=bandit" in runs
+    lint_runs = " ".join(s.get("run", "") for s in jobs["lint"]["steps"])
+    for linter in ("flake8", "black", "pylint"):
+        assert f"--only={linter}" in lint_runs
+    assert " check" in lint_runs
+    cache_keys = [
+        s["with"]["key"]
+        for j in jobs.values()
+        for s in j["steps"]
+        if s.get("uses", "").startswith("actions/cache")
+    ]
+    assert cache_keys and all("hashFiles('3rdparty/python/*.lock'" in k for k in cache_keys)
