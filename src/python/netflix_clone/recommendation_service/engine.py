@@ -55,7 +55,9 @@ class Recommender:
         self._items = {t: i for i, t in enumerate(model.item_ids.tolist())}
         self._item_ids: list[str] = model.item_ids.tolist()
         norms = np.linalg.norm(model.item_factors, axis=1, keepdims=True)
-        self._unit_items = (model.item_factors / np.where(norms == 0, 1.0, norms)).astype(np.float32)
+        self._unit_items = (model.item_factors / np.where(norms == 0, 1.0, norms)).astype(
+            np.float32
+        )
         cold = model.popularity if cold_start == "popularity" else model.trending
         self._cold_order = np.lexsort((np.arange(cold.size), -cold)).astype(np.int64)
         self._cold_scores = cold
@@ -83,15 +85,21 @@ class Recommender:
         u, i = self.user_index(user), self.item_index(item)
         return float(self.model.user_factors[u].dot(self.model.item_factors[i]))
 
-    def score_indices(self, users: npt.NDArray[np.int64], items: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
+    def score_indices(
+        self, users: npt.NDArray[np.int64], items: npt.NDArray[np.int64]
+    ) -> npt.NDArray[np.float32]:
         """Vectorized scores for aligned (user index, item index) pairs."""
         uf, itf = self.model.user_factors, self.model.item_factors
-        return np.einsum("ij,ij->i", uf[users], itf[items]).astype(np.float32)
+        scores: npt.NDArray[np.float32] = np.einsum("ij,ij->i", uf[users], itf[items]).astype(
+            np.float32
+        )
+        return scores
 
     def scores(self, user: str, items: Sequence[str]) -> list[float]:
         u = self.user_index(user)
         idx = np.fromiter((self.item_index(i) for i in items), dtype=np.int64, count=len(items))
-        return (self.model.item_factors[idx] @ self.model.user_factors[u]).astype(np.float32).tolist()
+        values = self.model.item_factors[idx] @ self.model.user_factors[u]
+        return [float(v) for v in values]
 
     def recommend(
         self,
@@ -111,7 +119,7 @@ class Recommender:
         vector = self.model.user_factors[u]
         pool = n if diversity == 0 else max(n * 5, 50)
         if self.ann is not None:
-            idx, scores = self._ann_top(self.ann, vector, pool, excluded)
+            idx, scores = _ann_top(self.ann, vector, pool, excluded)
             strategy = "als-ann"
         else:
             idx, scores = top_n(self.model.item_factors @ vector, pool, excluded)
@@ -126,20 +134,12 @@ class Recommender:
         i = self.item_index(item)
         vector = self._unit_items[i]
         if self.similar_ann is not None:
-            idx, scores = self._ann_top(self.similar_ann, vector, n, [i])
+            idx, scores = _ann_top(self.similar_ann, vector, n, [i])
             strategy = "cosine-ann"
         else:
             idx, scores = top_n(self._unit_items @ vector, n, [i])
             strategy = "cosine-exact"
         return self._result(idx.tolist(), scores.tolist(), strategy)
-
-    def _ann_top(
-        self, index: AnnIndex, vector: npt.NDArray[np.float32], n: int, excluded: list[int]
-    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
-        blocked = set(excluded)
-        labels, scores = index.query(vector, n + len(blocked))
-        keep = np.fromiter((label not in blocked for label in labels.tolist()), dtype=bool, count=labels.size)
-        return labels[keep][:n], scores[keep][:n]
 
     def _cold(self, n: int, excluded: list[int]) -> Recommendation:
         blocked = set(excluded)
@@ -152,4 +152,17 @@ class Recommender:
         return self._result(chosen, [float(self._cold_scores[i]) for i in chosen], self.cold_start)
 
     def _result(self, idx: list[int], scores: list[float], strategy: str) -> Recommendation:
-        return Recommendation([self._item_ids[i] for i in idx], scores, strategy, self.model.version)
+        return Recommendation(
+            [self._item_ids[i] for i in idx], scores, strategy, self.model.version
+        )
+
+
+def _ann_top(
+    index: AnnIndex, vector: npt.NDArray[np.float32], n: int, excluded: list[int]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+    blocked = set(excluded)
+    labels, scores = index.query(vector, n + len(blocked))
+    keep = np.fromiter(
+        (label not in blocked for label in labels.tolist()), dtype=bool, count=labels.size
+    )
+    return labels[keep][:n], scores[keep][:n]

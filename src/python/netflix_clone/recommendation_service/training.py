@@ -62,31 +62,40 @@ def train_als(
     from implicit.cpu.als import AlternatingLeastSquares
 
     started = time.perf_counter()
-    model = AlternatingLeastSquares(
-        factors=params.factors,
-        regularization=params.regularization,
-        alpha=1.0,
-        iterations=params.iterations,
-        random_state=params.seed,
-        num_threads=params.threads,
-        dtype=np.float32,
-    )
 
     def _callback(iteration: int, _elapsed: float, _loss: Any) -> None:
         if progress is not None:
             progress(iteration + 1, params.iterations, time.perf_counter() - started)
 
-    # BLAS threads fight implicit's own threads; pin BLAS to one.
+    # BLAS threads fight implicit's own threads; pin BLAS to one (implicit checks this on construction).
     with threadpool_limits(limits=1, user_api="blas"):
-        model.fit(confidence_matrix(interactions.matrix, params.alpha), show_progress=False, callback=_callback)
+        model = AlternatingLeastSquares(
+            factors=params.factors,
+            regularization=params.regularization,
+            alpha=1.0,
+            iterations=params.iterations,
+            random_state=params.seed,
+            num_threads=params.threads,
+            dtype=np.float32,
+        )
+        model.fit(
+            confidence_matrix(interactions.matrix, params.alpha),
+            show_progress=False,
+            callback=_callback,
+        )
     seconds = time.perf_counter() - started
-    _log.info("trained ALS in %.2fs", seconds, extra={"users": interactions.n_users, "items": interactions.n_items})
+    _log.info(
+        "trained ALS in %.2fs",
+        seconds,
+        extra={"users": interactions.n_users, "items": interactions.n_items},
+    )
 
     seen = interactions.matrix.copy()
     seen.data = np.ones_like(seen.data)
     created = time.time()
     return RecommenderModel(
-        version=version or time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(created)) + "-" + interactions.data_hash[:8],
+        version=version
+        or time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(created)) + "-" + interactions.data_hash[:8],
         user_ids=interactions.user_ids,
         item_ids=interactions.item_ids,
         user_factors=np.ascontiguousarray(model.user_factors, dtype=np.float32),

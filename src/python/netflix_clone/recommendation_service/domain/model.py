@@ -36,19 +36,40 @@ class RecommenderModel:
     def validate(self) -> None:
         n_users, n_items = self.user_ids.size, self.item_ids.size
         checks: list[tuple[bool, str]] = [
-            (self.user_factors.dtype == np.float32, f"user_factors dtype {self.user_factors.dtype} != float32"),
-            (self.item_factors.dtype == np.float32, f"item_factors dtype {self.item_factors.dtype} != float32"),
+            (
+                self.user_factors.dtype == np.float32,
+                f"user_factors dtype {self.user_factors.dtype} != float32",
+            ),
+            (
+                self.item_factors.dtype == np.float32,
+                f"item_factors dtype {self.item_factors.dtype} != float32",
+            ),
             (self.user_factors.ndim == 2, "user_factors must be 2-D"),
             (self.item_factors.ndim == 2, "item_factors must be 2-D"),
-            (self.user_factors.shape[0] == n_users, f"user_factors rows {self.user_factors.shape[0]} != {n_users} users"),
-            (self.item_factors.shape[0] == n_items, f"item_factors rows {self.item_factors.shape[0]} != {n_items} items"),
+            (
+                self.user_factors.shape[0] == n_users,
+                f"user_factors rows {self.user_factors.shape[0]} != {n_users} users",
+            ),
+            (
+                self.item_factors.shape[0] == n_items,
+                f"item_factors rows {self.item_factors.shape[0]} != {n_items} items",
+            ),
             (
                 self.user_factors.shape[1] == self.item_factors.shape[1],
                 f"factor widths differ: users {self.user_factors.shape[1]}, items {self.item_factors.shape[1]}",
             ),
-            (self.popularity.shape == (n_items,), f"popularity shape {self.popularity.shape} != ({n_items},)"),
-            (self.trending.shape == (n_items,), f"trending shape {self.trending.shape} != ({n_items},)"),
-            (self.seen.shape == (n_users, n_items), f"seen shape {self.seen.shape} != ({n_users}, {n_items})"),
+            (
+                self.popularity.shape == (n_items,),
+                f"popularity shape {self.popularity.shape} != ({n_items},)",
+            ),
+            (
+                self.trending.shape == (n_items,),
+                f"trending shape {self.trending.shape} != ({n_items},)",
+            ),
+            (
+                self.seen.shape == (n_users, n_items),
+                f"seen shape {self.seen.shape} != ({n_users}, {n_items})",
+            ),
             (np.unique(self.user_ids).size == n_users, "user ids are not unique"),
             (np.unique(self.item_ids).size == n_items, "item ids are not unique"),
             (bool(np.isfinite(self.user_factors).all()), "user_factors contain NaN or inf"),

@@ -1,0 +1,362 @@
+"""recommendation-service command line: train, evaluate, serve, warm-cache, inspect, synthesize, quickstart.
+
+Every command prints a human summary, or one JSON document with --json (for CI). Progress goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+from netflix_clone.platform.logging import configure_logging
+
+__all__ = ["main"]
+
+
+def _progress(label: str) -> Any:
+    def report(done: int, total: int, seconds: float) -> None:
+        print(f"{label}: {done}/{total} ({seconds:.1f}s)", file=sys.stderr, flush=True)
+
+    return report
+
+
+def _emit(args: argparse.Namespace, payload: dict[str, Any], human: str) -> None:
+    if args.json:
+        print(json.dumps(payload, indent=2, sort_keys=True, default=str))
+    else:
+        print(human)
+
+
+def _als_params(args: argparse.Namespace) -> Any:
+    from netflix_clone.recommendation_service.training import AlsParams
+
+    return AlsParams(
+        factors=args.factors,
+        regularization=args.regularization,
+        alpha=args.alpha,
+        iterations=args.iterations,
+        seed=args.seed,
+        threads=args.threads,
+    )
+
+
+def _add_training_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--history", required=True, help="CSV/Parquet file, or a PostgreSQL DSN/URL"
+    )
+    parser.add_argument("--factors", type=int, default=64)
+    parser.add_argument("--regularization", type=float, default=0.05)
+    parser.add_argument(
+        "--alpha", type=float, default=20.0, help="confidence c = 1 + alpha * strength"
+    )
+    parser.add_argument("--iterations", type=int, default=15)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--threads", type=int, default=min(4, os.cpu_count() or 1))
+    parser.add_argument("--min-completion", type=float, default=0.05)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from netflix_clone.recommendation_service.adapters.history_sources import read_history
+    from netflix_clone.recommendation_service.pipeline import TrainOptions, train_and_save
+
+    history = read_history(args.history)
+    options = TrainOptions(
+        params=_als_params(args),
+        min_completion=args.min_completion,
+        ann_threshold=args.ann_threshold,
+        evaluate=not args.skip_eval,
+    )
+    result = train_and_save(
+        history, Path(args.model_dir), options, progress=_progress("ALS iteration")
+    )
+    meta = result.model.metadata
+    metrics = meta.get("offline_metrics", {})
+    human = (
+        f"model {result.model.version} -> {result.path}\n  users {meta['n_users']}, titles {meta['n_items']}, "
+        f"interactions {meta['n_interactions']}, trained in {meta['train_seconds']}s"
+    )
+    if "als" in metrics:
+        human += f"\n  NDCG@10 ALS {metrics['als']['ndcg@10']:.4f} vs popularity {metrics['popularity']['ndcg@10']:.4f}"
+    _emit(args, result.summary(), human)
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from netflix_clone.recommendation_service.adapters.history_sources import read_history
+    from netflix_clone.recommendation_service.evaluation import evaluate
+
+    history = read_history(args.history)
+    reports = [
+        evaluate(
+            history,
+            _als_params(args),
+            split=split,
+            fraction=args.test_fraction,
+            k=args.k,
+            min_completion=args.min_completion,
+            progress=_progress(f"{split} split ALS"),
+        ).as_dict()
+        for split in (["random", "temporal"] if args.split == "both" else [args.split])
+    ]
+    lines = []
+    for r in reports:
+        k = r["k"]
+        lines.append(f"{r['split']} split ({r['test_rows']} held-out sessions):")
+        for name in ("als", "popularity"):
+            m = r[name]
+            lines.append(
+                f"  {name:<10} NDCG@{k} {m[f'ndcg@{k}']:.4f}  Recall@{k} {m[f'recall@{k}']:.4f}  "
+                f"MAP@{k} {m[f'map@{k}']:.4f}  coverage {m['coverage']:.3f}"
+            )
+    _emit(args, {"history": args.history, "reports": reports}, "\n".join(lines))
+    return 0
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from netflix_clone.recommendation_service.adapters.artifacts import load_model
+
+    loaded = load_model(Path(args.model_dir), args.version)
+    meta = {
+        "version": loaded.model.version,
+        **loaded.model.metadata,
+        "ann_loaded": sorted(loaded.ann),
+    }
+    human = "\n".join(f"{k}: {json.dumps(v, default=str)}" for k, v in sorted(meta.items()))
+    _emit(args, meta, human)
+    return 0
+
+
+def _redis_cache(url: str, ttl: int, prefix: str) -> Any:
+    from netflix_clone.platform.connections import connect_redis
+    from netflix_clone.recommendation_service.adapters.topn_cache import TopNCache
+
+    return TopNCache(connect_redis(url), prefix=prefix, ttl_s=ttl)
+
+
+def cmd_warm_cache(args: argparse.Namespace) -> int:
+    from netflix_clone.recommendation_service.serving import ModelHolder
+    from netflix_clone.recommendation_service.warmup import warm_cache
+
+    holder = ModelHolder(Path(args.model_dir))
+    if not holder.reload_if_changed():
+        raise SystemExit(f"warm-cache: no usable model in {args.model_dir}: {holder.last_error}")
+    cache = _redis_cache(args.redis_url, args.cache_ttl, args.cache_prefix)
+    report = warm_cache(
+        holder.current, cache, top_users=args.top_users, n=args.n, progress=_progress("warm-up")
+    )
+    _emit(
+        args,
+        report.as_dict(),
+        f"cached top-{report.n} for {report.users} users of model "
+        f"{report.model_version} in {report.seconds:.1f}s",
+    )
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from netflix_clone.recommendation_service.http_api import create_app
+    from netflix_clone.recommendation_service.serving import ModelHolder
+
+    cache = (
+        _redis_cache(args.redis_url, args.cache_ttl, args.cache_prefix) if args.redis_url else None
+    )
+    holder = ModelHolder(Path(args.model_dir), cold_start=args.cold_start, cache=cache)
+    holder.reload_if_changed()
+    holder.watch(args.reload_interval)
+    try:
+        uvicorn.run(
+            create_app(holder),
+            host=args.host,
+            port=args.port,
+            log_level="warning",
+            access_log=False,
+        )
+    finally:
+        holder.close()
+    return 0
+
+
+def cmd_synthesize(args: argparse.Namespace) -> int:
+    from netflix_clone.recommendation_service.synthetic import synthetic_history
+
+    history = synthetic_history(
+        users=args.users, items=args.items, sessions_per_user=args.sessions, seed=args.seed
+    )
+    write_history_csv(history, Path(args.out))
+    _emit(
+        args,
+        {"out": args.out, "rows": len(history)},
+        f"wrote {len(history)} viewing records to {args.out}",
+    )
+    return 0
+
+
+def write_history_csv(history: Any, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["user_id", "title_id", "completion", "started_at"])
+        writer.writerows(
+            zip(
+                history.user_id.tolist(),
+                history.title_id.tolist(),
+                history.completion.tolist(),
+                history.started_at.tolist(),
+            )
+        )
+
+
+def cmd_quickstart(args: argparse.Namespace) -> int:
+    """Synthesize history, train (with evaluation), load the model and ask it for recommendations."""
+    from netflix_clone.recommendation_service.serving import ModelHolder
+
+    started = time.perf_counter()
+    out = Path(args.out)
+    history_path = out / "viewing_history.csv"
+    args.history, args.json_inner = str(history_path), args.json
+    synth = argparse.Namespace(
+        out=str(history_path),
+        users=args.users,
+        items=args.items,
+        sessions=30,
+        seed=args.seed,
+        json=False,
+    )
+    cmd_synthesize(synth)
+    train_args = argparse.Namespace(
+        **{
+            **vars(args),
+            "model_dir": str(out / "models"),
+            "skip_eval": False,
+            "ann_threshold": 100_000,
+            "json": False,
+        }
+    )
+    cmd_train(train_args)
+    holder = ModelHolder(out / "models")
+    holder.reload_if_changed()
+    rec = holder.current
+    known_user = str(rec.model.user_ids[0])
+    examples = {
+        known_user: rec.recommend(known_user, 5).__dict__,
+        "new-user": rec.recommend("new-user", 5).__dict__,
+        f"similar to {rec.model.item_ids[0]}": rec.similar(str(rec.model.item_ids[0]), 5).__dict__,
+    }
+    payload = {
+        "out": str(out),
+        "model": rec.version,
+        "offline_metrics": rec.model.metadata.get("offline_metrics"),
+        "examples": examples,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    human = "\n".join(
+        f"{who}: {', '.join(r['items'])} ({r['strategy']})" for who, r in examples.items()
+    )
+    _emit(
+        args,
+        payload,
+        f"{human}\nquickstart finished in {payload['seconds']}s; everything is under {out}",
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="recommendation-service", description=__doc__)
+    parser.add_argument("--log-level", default=os.environ.get("RECO_LOG_LEVEL", "WARNING"))
+    sub = parser.add_subparsers(dest="command", required=True)
+    env = os.environ.get
+
+    def add(name: str, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("--json", action="store_true", help="print one JSON document")
+        return p
+
+    p = add("train", "train a model and publish it as the CURRENT version")
+    _add_training_args(p)
+    p.add_argument("--model-dir", default=env("RECO_MODEL_DIR", "var/models"))
+    p.add_argument(
+        "--ann-threshold", type=int, default=100_000, help="catalog size from which HNSW is used"
+    )
+    p.add_argument(
+        "--skip-eval", action="store_true", help="skip the held-out evaluation stored in metadata"
+    )
+    p.set_defaults(fn=cmd_train)
+
+    p = add("evaluate", "ALS against popularity on held-out data")
+    _add_training_args(p)
+    p.add_argument("--split", choices=["random", "temporal", "both"], default="both")
+    p.add_argument("--test-fraction", type=float, default=0.2)
+    p.add_argument("--k", type=int, default=10)
+    p.set_defaults(fn=cmd_evaluate)
+
+    p = add("serve", "serve the CURRENT model over HTTP, hot-reloading new versions")
+    p.add_argument("--model-dir", default=env("RECO_MODEL_DIR", "var/models"))
+    p.add_argument("--host", default=env("RECO_HOST", "127.0.0.1"))
+    p.add_argument("--port", type=int, default=int(env("RECO_PORT", "8000")))
+    p.add_argument("--redis-url", default=env("RECO_REDIS_URL"), help="enables the top-N cache")
+    p.add_argument("--cache-ttl", type=int, default=int(env("RECO_CACHE_TTL_S", "3600")))
+    p.add_argument("--cache-prefix", default=env("RECO_CACHE_PREFIX", "reco:"))
+    p.add_argument("--cold-start", choices=["popularity", "trending"], default="popularity")
+    p.add_argument("--reload-interval", type=float, default=5.0)
+    p.set_defaults(fn=cmd_serve)
+
+    p = add("warm-cache", "precompute top-N for the most active users into Redis")
+    p.add_argument("--model-dir", default=env("RECO_MODEL_DIR", "var/models"))
+    p.add_argument("--redis-url", default=env("RECO_REDIS_URL", "redis://127.0.0.1:6379/0"))
+    p.add_argument("--cache-ttl", type=int, default=int(env("RECO_CACHE_TTL_S", "3600")))
+    p.add_argument("--cache-prefix", default=env("RECO_CACHE_PREFIX", "reco:"))
+    p.add_argument("--top-users", type=int, default=10_000)
+    p.add_argument("--n", type=int, default=10)
+    p.set_defaults(fn=cmd_warm_cache)
+
+    p = add("inspect", "print a model's metadata")
+    p.add_argument("--model-dir", default=env("RECO_MODEL_DIR", "var/models"))
+    p.add_argument("--version", default=None, help="default: CURRENT")
+    p.set_defaults(fn=cmd_inspect)
+
+    p = add("synthesize", "write synthetic viewing history with planted genre structure")
+    p.add_argument("--out", required=True)
+    p.add_argument("--users", type=int, default=2000)
+    p.add_argument("--items", type=int, default=1000)
+    p.add_argument("--sessions", type=int, default=30)
+    p.add_argument("--seed", type=int, default=7)
+    p.set_defaults(fn=cmd_synthesize)
+
+    p = add("quickstart", "synthesize data, evaluate, train, load and query, on local files only")
+    p.add_argument("--out", default="out/recommendation-quickstart")
+    p.add_argument("--users", type=int, default=2000)
+    p.add_argument("--items", type=int, default=1000)
+    p.add_argument("--factors", type=int, default=64)
+    p.add_argument("--regularization", type=float, default=0.05)
+    p.add_argument("--alpha", type=float, default=20.0)
+    p.add_argument("--iterations", type=int, default=15)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--threads", type=int, default=min(4, os.cpu_count() or 1))
+    p.add_argument("--min-completion", type=float, default=0.05)
+    p.set_defaults(fn=cmd_quickstart)
+    return parser
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    from netflix_clone.recommendation_service.adapters.history_sources import HistoryError
+    from netflix_clone.recommendation_service.domain.model import ModelError
+
+    args = build_parser().parse_args(argv)
+    configure_logging("recommendation-service", level=args.log_level)
+    try:
+        return int(args.fn(args))
+    except (HistoryError, ModelError, ValueError, FileExistsError) as exc:
+        print(f"recommendation-service {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

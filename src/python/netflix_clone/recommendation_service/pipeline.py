@@ -1,0 +1,97 @@
+"""train: history -> interactions -> ALS -> (ANN index for large catalogs) -> versioned artifact."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+from netflix_clone.recommendation_service.adapters.artifacts import save_model
+from netflix_clone.recommendation_service.adapters.history_sources import HistoryColumns
+from netflix_clone.recommendation_service.ann import AnnIndex, build_ann_index
+from netflix_clone.recommendation_service.domain.interactions import build_interactions
+from netflix_clone.recommendation_service.domain.model import RecommenderModel
+from netflix_clone.recommendation_service.evaluation import evaluate
+from netflix_clone.recommendation_service.training import AlsParams, ProgressFn, train_als
+
+__all__ = ["TrainOptions", "TrainResult", "train_and_save"]
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    params: AlsParams = AlsParams()
+    min_completion: float = 0.05
+    ann_threshold: int = 100_000  # catalogs at least this large get an HNSW index
+    ann_target_recall: float = 0.95
+    evaluate: bool = True
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    model: RecommenderModel
+    path: Path
+    ann: dict[str, AnnIndex]
+
+    def summary(self) -> dict[str, Any]:
+        return {"version": self.model.version, "path": str(self.path), **self.model.metadata}
+
+
+def train_and_save(
+    history: HistoryColumns,
+    model_root: Path,
+    options: TrainOptions = TrainOptions(),
+    *,
+    progress: Optional[ProgressFn] = None,
+) -> TrainResult:
+    metrics: dict[str, Any] = {}
+    if options.evaluate:
+        try:
+            metrics = evaluate(
+                history, options.params, min_completion=options.min_completion
+            ).as_dict()
+        except ValueError as exc:
+            metrics = {"skipped": str(exc)}
+    interactions = build_interactions(
+        history.user_id,
+        history.title_id,
+        history.completion,
+        history.started_at,
+        min_completion=options.min_completion,
+    )
+    model = train_als(interactions, options.params, progress=progress)
+    ann: dict[str, AnnIndex] = {}
+    ann_meta: dict[str, Any] = {}
+    if model.n_items >= options.ann_threshold:
+        for space, queries in (("ip", model.user_factors), ("cosine", model.item_factors)):
+            index, report = build_ann_index(
+                model.item_factors,
+                queries,
+                space=space,
+                target_recall=options.ann_target_recall,
+                seed=options.params.seed,
+            )
+            ann[space] = index
+            ann_meta[space] = report.as_dict()
+            _log.info("built %s ANN index", space, extra=report.as_dict())
+    metadata = {
+        **model.metadata,
+        "offline_metrics": metrics,
+        "ann": ann_meta,
+        "ann_threshold": options.ann_threshold,
+    }
+    model = RecommenderModel(
+        version=model.version,
+        user_ids=model.user_ids,
+        item_ids=model.item_ids,
+        user_factors=model.user_factors,
+        item_factors=model.item_factors,
+        popularity=model.popularity,
+        trending=model.trending,
+        seen=model.seen,
+        metadata=metadata,
+    )
+    path = save_model(model_root, model, ann)
+    return TrainResult(model, path, ann)
