@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Optional
 
+import msgspec
 from fastapi import FastAPI, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import (
@@ -57,17 +58,7 @@ def create_app(holder: ModelHolder, registry: Optional[CollectorRegistry] = None
 
     app = FastAPI(title="recommendation-service", version="1", description=__doc__)
 
-    @app.middleware("http")
-    async def _observe(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        endpoint = getattr(route, "path", "unmatched")
-        latency.labels(endpoint).observe(time.perf_counter() - started)
-        requests.labels(endpoint, str(response.status_code)).inc()
-        return response
+    app.add_middleware(_ObserveMiddleware, latency=latency, requests=requests)
 
     @app.exception_handler(UnknownUser)
     async def _unknown_user(_: Request, exc: UnknownUser) -> JSONResponse:
@@ -109,17 +100,17 @@ def create_app(holder: ModelHolder, registry: Optional[CollectorRegistry] = None
         return {"version": holder.current.version, **holder.current.model.metadata}
 
     @app.get("/v1/score")
-    async def score(
-        user: str = Query(min_length=1), item: str = Query(min_length=1)
-    ) -> dict[str, Any]:
+    async def score(user: str = Query(min_length=1), item: str = Query(min_length=1)) -> Response:
         _ready()
         recommender = holder.current
-        return {
-            "user": user,
-            "item": item,
-            "score": recommender.score(user, item),
-            "model_version": recommender.version,
-        }
+        return _json(
+            {
+                "user": user,
+                "item": item,
+                "score": recommender.score(user, item),
+                "model_version": recommender.version,
+            }
+        )
 
     @app.post("/v1/scores")
     async def scores(body: ScoreRequest) -> dict[str, Any]:
@@ -149,7 +140,7 @@ def create_app(holder: ModelHolder, registry: Optional[CollectorRegistry] = None
             default_factory=list, description="titles to leave out (repeatable)"
         ),
         diversity: float = Query(0.0, ge=0.0, le=1.0, description="MMR lambda: 0 = pure relevance"),
-    ) -> dict[str, Any]:
+    ) -> Response:
         _ready()
         recommender = holder.current
         # Cold-start lists are the same for every unknown user and cheap: only personal lists are cached.
@@ -171,14 +162,14 @@ def create_app(holder: ModelHolder, registry: Optional[CollectorRegistry] = None
         return _as_json(user, result, cached=False)
 
     @app.get("/v1/items/{item}/similar")
-    async def similar(item: str, n: int = Query(10, ge=1, le=MAX_N)) -> dict[str, Any]:
+    async def similar(item: str, n: int = Query(10, ge=1, le=MAX_N)) -> Response:
         _ready()
         return _as_json(None, holder.current.similar(item, n))
 
     return app
 
 
-def _as_json(user: Optional[str], result: Recommendation, cached: bool = False) -> dict[str, Any]:
+def _as_json(user: Optional[str], result: Recommendation, cached: bool = False) -> Response:
     body: dict[str, Any] = {
         "items": [{"item": i, "score": round(s, 6)} for i, s in zip(result.items, result.scores)],
         "strategy": result.strategy,
@@ -187,4 +178,49 @@ def _as_json(user: Optional[str], result: Recommendation, cached: bool = False) 
     if user is not None:
         body["user"] = user
         body["cached"] = cached
-    return body
+    return _json(body)
+
+
+def _json(body: dict[str, Any]) -> Response:
+    # msgspec encodes in microseconds; FastAPI's default path re-validates through pydantic.
+    return Response(msgspec.json.encode(body), media_type="application/json")
+
+
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+class _ObserveMiddleware:
+    """Latency histogram and request counter per route template, as plain ASGI (cheaper than Starlette's
+    BaseHTTPMiddleware, which wraps every response in a task and a stream)."""
+
+    def __init__(
+        self,
+        app: Callable[[Message, Receive, Send], Awaitable[None]],
+        latency: Histogram,
+        requests: Counter,
+    ) -> None:
+        self.app = app
+        self.latency = latency
+        self.requests = requests
+
+    async def __call__(self, scope: Message, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def _send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, _send)
+        finally:
+            endpoint = getattr(scope.get("route"), "path", "unmatched")
+            self.latency.labels(endpoint).observe(time.perf_counter() - started)
+            self.requests.labels(endpoint, str(status)).inc()

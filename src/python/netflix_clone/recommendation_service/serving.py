@@ -6,6 +6,7 @@ mixes two models; the swap is a single reference assignment.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from pathlib import Path
@@ -69,6 +70,10 @@ class ModelHolder:
             previous = self._current
             self._current = recommender
             self.last_error = None
+            # The id maps are ~100k long-lived objects; moving them out of the collector's generations
+            # keeps full collections (and the latency spikes they cause) short.
+            gc.collect()
+            gc.freeze()
             _log.info(
                 "serving model %s",
                 version,

@@ -28,9 +28,10 @@ class TopNCache:
         exclude: Sequence[str],
         diversity: float,
     ) -> str:
-        variant = hashlib.sha1(  # nosec B324 - a cache key, not security
-            f"{n}|{int(exclude_seen)}|{','.join(sorted(exclude))}|{diversity:.3f}".encode()
-        ).hexdigest()[:12]
+        variant = hashlib.blake2b(
+            f"{n}|{int(exclude_seen)}|{','.join(sorted(exclude))}|{diversity:.3f}".encode(),
+            digest_size=6,
+        ).hexdigest()
         return f"{self.prefix}topn:{version}:{user}:{variant}"
 
     def get(self, key: str) -> Optional[Recommendation]:

@@ -1,0 +1,121 @@
+"""Shared benchmark plumbing: pinned threads, warm-up, percentiles with bootstrap intervals, environment.
+
+Benchmarks report; they never assert wall-clock limits (the machine is shared and noisy).
+"""
+
+from __future__ import annotations
+
+import os
+
+# One thread per request: pin BLAS/OpenMP before numpy is imported anywhere.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import json  # noqa: E402
+import platform  # noqa: E402
+import subprocess  # noqa: E402  # nosec B404 - fixed git command
+import sys  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable, Sequence  # noqa: E402
+from importlib import metadata  # noqa: E402
+from typing import Any, Optional  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+__all__ = ["environment", "percentiles", "time_calls", "write_report"]
+
+SCHEMA_VERSION = 1
+
+
+def time_calls(fn: Callable[[], object], *, repeat: int, warmup: int = 100) -> np.ndarray:
+    """Seconds per call for `repeat` calls after `warmup` untimed ones."""
+    for _ in range(warmup):
+        fn()
+    samples = np.empty(repeat, dtype=np.float64)
+    clock = time.perf_counter
+    for i in range(repeat):
+        start = clock()
+        fn()
+        samples[i] = clock() - start
+    return samples
+
+
+def percentiles(
+    samples: Sequence[float] | np.ndarray,
+    qs: Sequence[float] = (50, 99),
+    *,
+    boot: int = 200,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Percentiles with 95 % bootstrap confidence intervals."""
+    data = np.asarray(samples, dtype=np.float64)
+    if data.size == 0:
+        raise ValueError("no samples")
+    rng = np.random.default_rng(seed)
+    resamples = rng.choice(data, size=(boot, data.size), replace=True)
+    out: dict[str, Any] = {"n": int(data.size), "mean": float(data.mean())}
+    for q in qs:
+        estimates = np.percentile(resamples, q, axis=1)
+        out[f"p{q:g}"] = float(np.percentile(data, q))
+        out[f"p{q:g}_ci95"] = [
+            float(np.percentile(estimates, 2.5)),
+            float(np.percentile(estimates, 97.5)),
+        ]
+    return out
+
+
+def _git_revision() -> Optional[str]:
+    try:
+        return subprocess.run(  # nosec B603 B607 - fixed command, no user input
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=5
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return os.environ.get("GITHUB_SHA")
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def environment(packages: Sequence[str] = ()) -> dict[str, Any]:
+    versions = {}
+    for name in packages:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return {
+        "python": sys.version.split()[0],
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "cpu": _cpu_model(),
+        "cores": os.cpu_count(),
+        "git_revision": _git_revision(),
+        "packages": versions,
+        "threads": {v: os.environ.get(v) for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")},
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def write_report(
+    name: str, metrics: dict[str, Any], env: dict[str, Any], out: Optional[str]
+) -> dict[str, Any]:
+    report = {
+        "schema_version": SCHEMA_VERSION,
+        "benchmark": name,
+        "environment": env,
+        "metrics": metrics,
+    }
+    text = json.dumps(report, indent=2, sort_keys=True)
+    if out:
+        with open(out, "w", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+    print(text)
+    return report
