@@ -18,6 +18,7 @@ from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
+import numpy.typing as npt  # noqa: E402
 import scipy.sparse as sp  # noqa: E402
 
 from netflix_clone.recommendation_service.adapters.artifacts import save_model  # noqa: E402
@@ -45,7 +46,7 @@ def log(message: str) -> None:
 
 def clustered_factors(
     n: int, dim: int, rng: np.random.Generator, clusters: int = 256
-) -> np.ndarray:
+) -> npt.NDArray[np.float32]:
     """Factor vectors shaped like a trained model's: taste clusters plus noise, varying norms."""
     centers = rng.normal(size=(clusters, dim)).astype(np.float32)
     labels = rng.integers(0, clusters, size=n)

@@ -5,43 +5,45 @@ Benchmarks report; they never assert wall-clock limits (the machine is shared an
 
 from __future__ import annotations
 
+import json
 import os
+import platform
+import subprocess  # nosec B404 - fixed git command
+import sys
+import time
+from collections.abc import Callable, Sequence
+from importlib import metadata
+from typing import Any, Optional
 
 # One thread per request: pin BLAS/OpenMP before numpy is imported anywhere.
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-import json  # noqa: E402
-import platform  # noqa: E402
-import subprocess  # noqa: E402  # nosec B404 - fixed git command
-import sys  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable, Sequence  # noqa: E402
-from importlib import metadata  # noqa: E402
-from typing import Any, Optional  # noqa: E402
-
-import numpy as np  # noqa: E402
+import numpy as np  # noqa: E402  # pylint: disable=wrong-import-position
+import numpy.typing as npt  # noqa: E402  # pylint: disable=wrong-import-position
 
 __all__ = ["environment", "percentiles", "time_calls", "write_report"]
 
 SCHEMA_VERSION = 1
 
 
-def time_calls(fn: Callable[[], object], *, repeat: int, warmup: int = 100) -> np.ndarray:
+def time_calls(
+    fn: Callable[[], object], *, repeat: int, warmup: int = 100
+) -> npt.NDArray[np.float64]:
     """Seconds per call for `repeat` calls after `warmup` untimed ones."""
     for _ in range(warmup):
         fn()
     samples = np.empty(repeat, dtype=np.float64)
-    clock = time.perf_counter
+    now = time.perf_counter
     for i in range(repeat):
-        start = clock()
+        start = now()
         fn()
-        samples[i] = clock() - start
+        samples[i] = now() - start
     return samples
 
 
 def percentiles(
-    samples: Sequence[float] | np.ndarray,
+    samples: Sequence[float] | npt.NDArray[np.float64],
     qs: Sequence[float] = (50, 99),
     *,
     boot: int = 200,
@@ -85,7 +87,7 @@ def _cpu_model() -> str:
 
 
 def environment(packages: Sequence[str] = ()) -> dict[str, Any]:
-    versions = {}
+    versions: dict[str, Optional[str]] = {}
     for name in packages:
         try:
             versions[name] = metadata.version(name)
