@@ -79,7 +79,7 @@ class RedisNamespace:
 
     url: str
     prefix: str
-    client: redis.Redis
+    client: Any  # redis.Redis; typed loosely: its stubs union every reply with Awaitable
 
     def key(self, name: str) -> str:
         return f"{self.prefix}{name}"

@@ -1,0 +1,1 @@
+"""I/O for analytics-consumer: event sources (Redis Streams, JSON lines) and session sinks."""

@@ -1,0 +1,157 @@
+"""Open sessions kept in Redis, so any number of consumers in one group can share a stream.
+
+A consumer group hands a session's events to different consumers; keeping each session's events in Redis
+(not in one consumer's memory) makes every consumer see whole sessions, survives consumer crashes, and
+bounds consumer memory.
+
+Keys (PREFIX = the store's prefix):
+  PREFIX s:{sid}      hash seq -> raw event (HSETNX: a duplicate is a no-op); _last, _end, _reason
+  PREFIX open         sorted set of sid by due time: end/fatal ts + reorder window, else last ts + timeout
+  PREFIX closed:{sid} tombstone (TTL) so a late event cannot resurrect a committed session
+  PREFIX lock:{sid}   lease (SET NX PX) held while one consumer closes the session
+
+An event is acked once `add` stored it (it is then as durable as the stream it came from). A session is
+deleted only after the sinks committed it; a closer that dies before that leaves the lease to expire and
+another consumer recomputes the same rows (sinks upsert by session id).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from netflix_clone.analytics_consumer.domain.session import SessionMetrics, compute_session
+from netflix_clone.contracts.player_events import End, Error, PlayerEvent, decode_event
+
+__all__ = ["RedisSessionStore", "StoredSession"]
+
+# KEYS: session hash, open zset, tombstone. ARGV: seq, payload, ts, end_reason ('' if none),
+# reorder window ms, inactivity timeout ms, sid. Returns 1 stored, 0 duplicate, -1 late.
+_ADD = """
+if redis.call('EXISTS', KEYS[3]) == 1 then return -1 end
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+local ts = tonumber(ARGV[3])
+local last = tonumber(redis.call('HGET', KEYS[1], '_last') or '-1')
+if ts > last then redis.call('HSET', KEYS[1], '_last', ts); last = ts end
+local ending = redis.call('HGET', KEYS[1], '_end')
+if not ending and ARGV[4] ~= '' then
+  redis.call('HSET', KEYS[1], '_end', ts, '_reason', ARGV[4])
+  ending = ts
+end
+local due
+if ending then due = tonumber(ending) + tonumber(ARGV[5]) else due = last + tonumber(ARGV[6]) end
+redis.call('ZADD', KEYS[2], due, ARGV[7])
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class StoredSession:
+    sid: str
+    metrics: SessionMetrics
+
+
+class RedisSessionStore:
+    def __init__(
+        self,
+        client: Any,
+        *,
+        prefix: str = "analytics:",
+        reorder_window_ms: int = 5_000,
+        inactivity_timeout_ms: int = 120_000,
+        tombstone_ttl_s: int = 86_400,
+        lease_ms: int = 60_000,
+        owner: str = "consumer",
+    ) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.reorder_window_ms = reorder_window_ms
+        self.inactivity_timeout_ms = inactivity_timeout_ms
+        self.tombstone_ttl_s = tombstone_ttl_s
+        self.lease_ms = lease_ms
+        self.owner = owner
+        self._add = client.register_script(_ADD)
+        self.duplicates = 0
+        self.late = 0
+
+    def _k(self, *parts: str) -> str:
+        return self.prefix + ":".join(parts)
+
+    def add(self, events: Sequence[tuple[PlayerEvent, bytes]]) -> None:
+        """Store a batch of decoded events (with their raw payloads) in one pipeline."""
+        pipe = self.client.pipeline(transaction=False)
+        for event, raw in events:
+            reason = ""
+            if isinstance(event, End):
+                reason = "end"
+            elif isinstance(event, Error) and event.fatal:
+                reason = "fatal_error"
+            self._add(
+                keys=[self._k("s", event.sid), self._k("open"), self._k("closed", event.sid)],
+                args=[
+                    event.seq,
+                    raw,
+                    event.ts,
+                    reason,
+                    self.reorder_window_ms,
+                    self.inactivity_timeout_ms,
+                    event.sid,
+                ],
+                client=pipe,
+            )
+        for result in pipe.execute():
+            if result == 0:
+                self.duplicates += 1
+            elif result == -1:
+                self.late += 1
+
+    def open_count(self) -> int:
+        return int(self.client.zcard(self._k("open")))
+
+    def due(
+        self, watermark_ms: int, limit: int = 500, reason: Optional[str] = None
+    ) -> list[StoredSession]:
+        """Compute the sessions due at `watermark_ms` whose close lease this consumer won."""
+        sids = self.client.zrangebyscore(self._k("open"), "-inf", watermark_ms, start=0, num=limit)
+        ready: list[StoredSession] = []
+        for raw_sid in sids:
+            sid = raw_sid.decode() if isinstance(raw_sid, bytes) else raw_sid
+            if not self.client.set(self._k("lock", sid), self.owner, nx=True, px=self.lease_ms):
+                continue
+            stored = self.client.hgetall(self._k("s", sid))
+            meta = {k: v for k, v in stored.items() if k.startswith(b"_")}
+            events = [decode_event(v) for k, v in stored.items() if not k.startswith(b"_")]
+            if not events:
+                self.client.zrem(self._k("open"), sid)
+                continue
+            close_reason = reason or meta.get(b"_reason", b"inactivity").decode()
+            ready.append(StoredSession(sid, compute_session(events, close_reason)))
+        return ready
+
+    def forget(self, sids: Sequence[str]) -> None:
+        """After the sinks committed: drop the sessions and leave tombstones against late events."""
+        pipe = self.client.pipeline(transaction=True)
+        for sid in sids:
+            pipe.zrem(self._k("open"), sid)
+            pipe.delete(self._k("s", sid), self._k("lock", sid))
+            pipe.set(self._k("closed", sid), 1, ex=self.tombstone_ttl_s)
+        pipe.execute()
+
+    def release(self, sids: Sequence[str]) -> None:
+        """Give up leases without closing (the sinks failed): another attempt recomputes them."""
+        if sids:
+            self.client.delete(*[self._k("lock", sid) for sid in sids])
+
+    def watermark(self) -> Optional[int]:
+        value = self.client.get(self._k("watermark"))
+        return int(value) if value is not None else None
+
+    def raise_watermark(self, ts: int) -> int:
+        """The shared event-time watermark: the largest client timestamp any consumer has seen."""
+        script = (
+            "local c = tonumber(redis.call('GET', KEYS[1]) or '0'); "
+            "if tonumber(ARGV[1]) > c then redis.call('SET', KEYS[1], ARGV[1]); return tonumber(ARGV[1]) end; "
+            "return c"
+        )
+        return int(self.client.eval(script, 1, self._k("watermark"), ts))

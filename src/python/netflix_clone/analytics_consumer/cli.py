@@ -1,0 +1,271 @@
+"""analytics-consumer command line.
+
+  run       consume a Redis stream (consumer group) into the sinks, with /healthz /readyz /metrics
+  replay    JSON-lines files or stdin -> sessions (SQLite by default), dead letters to a JSON-lines file
+  simulate  the player simulator -> a JSON-lines file or a Redis stream
+
+Sinks: --sqlite PATH (default var/analytics.sqlite), --jsonl PATH, --postgres DSN (any combination).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any, Optional
+
+from netflix_clone.platform.logging import configure_logging
+
+__all__ = ["main"]
+
+
+def _sinks(args: argparse.Namespace) -> list[Any]:
+    from netflix_clone.analytics_consumer.adapters.sinks import (
+        JsonLinesSink,
+        PostgresSink,
+        SqliteSink,
+    )
+
+    sinks: list[Any] = []
+    if args.postgres:
+        sinks.append(PostgresSink(args.postgres))
+    if args.jsonl:
+        sinks.append(JsonLinesSink(Path(args.jsonl)))
+    if args.sqlite or not sinks:
+        sinks.append(SqliteSink(Path(args.sqlite or "var/analytics.sqlite")))
+    return sinks
+
+
+def _sessionizer(args: argparse.Namespace) -> Any:
+    from netflix_clone.analytics_consumer.domain.sessionizer import Sessionizer
+
+    return Sessionizer(
+        inactivity_timeout_ms=int(args.inactivity_timeout_s * 1000),
+        reorder_window_ms=int(args.reorder_window_s * 1000),
+    )
+
+
+def _lines(paths: list[str]) -> Iterator[bytes]:
+    if not paths or paths == ["-"]:
+        yield from sys.stdin.buffer
+        return
+    for path in paths:
+        with open(path, "rb") as handle:
+            yield from handle
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from netflix_clone.analytics_consumer.consumer import process_payloads
+
+    started = time.perf_counter()
+    sessionizer = _sessionizer(args)
+    sinks = _sinks(args)
+    dead: Optional[IO[str]] = (
+        open(args.dead_letters, "a", encoding="utf-8") if args.dead_letters else None
+    )
+    counts = {"events": 0, "dead_letters": 0, "sessions": 0}
+    reasons: dict[str, int] = {}
+    batch: list[tuple[int, bytes]] = []
+
+    def flush(final: bool) -> None:
+        rejected, _ = process_payloads(sessionizer, batch)
+        for line_no, payload, error in rejected:
+            counts["dead_letters"] += 1
+            reasons[error.reason] = reasons.get(error.reason, 0) + 1
+            if dead is not None:
+                dead.write(
+                    json.dumps(
+                        {
+                            "line": line_no,
+                            "reason": error.reason,
+                            "detail": error.detail,
+                            "payload": payload.decode("utf-8", "replace"),
+                        }
+                    )
+                    + "\n"
+                )
+        closed = sessionizer.close_all() if final else sessionizer.advance()
+        if closed:
+            for sink in sinks:
+                sink.write([c.metrics for c in closed])
+            counts["sessions"] += len(closed)
+        batch.clear()
+
+    for line_no, line in enumerate(_lines(args.inputs), start=1):
+        if not line.strip():
+            continue
+        batch.append((line_no, line.rstrip(b"\n")))
+        counts["events"] += 1
+        if len(batch) >= 5000:
+            flush(final=False)
+            if counts["events"] % 100_000 < 5000:
+                print(
+                    f"replay: {counts['events']} events, {counts['sessions']} sessions",
+                    file=sys.stderr,
+                )
+    flush(final=True)
+    for sink in sinks:
+        sink.close()
+    if dead is not None:
+        dead.close()
+    summary = {
+        **counts,
+        "dead_letter_reasons": reasons,
+        "duplicates": sessionizer.duplicates,
+        "late": sessionizer.late,
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    if args.json:
+        print(json.dumps(summary, indent=2, sort_keys=True))
+    else:
+        print(
+            f"{counts['events']} events -> {counts['sessions']} sessions, {counts['dead_letters']} dead letters "
+            f"({summary['seconds']}s)"
+        )
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from netflix_clone.analytics_consumer.domain.simulator import simulate_population
+    from netflix_clone.contracts.player_events import encode_event
+
+    events = simulate_population(
+        sessions=args.sessions,
+        users=args.users,
+        seed=args.seed,
+        start_ms=args.start_ms or int(time.time() * 1000) - int(args.spread_s * 1000),
+        spread_s=args.spread_s,
+    )
+    payloads = [encode_event(e) for e in events]
+    if args.redis_url:
+        from netflix_clone.analytics_consumer.adapters.redis_streams import publish_events
+        from netflix_clone.platform.connections import connect_redis
+
+        sent = publish_events(connect_redis(args.redis_url), args.stream, payloads)
+        target = f"redis stream {args.stream}"
+    else:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(b"\n".join(payloads) + b"\n")
+        sent, target = len(payloads), str(out)
+    summary = {"sessions": args.sessions, "events": sent, "target": target}
+    print(
+        json.dumps(summary)
+        if args.json
+        else f"simulated {args.sessions} sessions: {sent} events -> {target}"
+    )
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from netflix_clone.analytics_consumer.adapters.redis_streams import RedisStreamSource
+    from netflix_clone.analytics_consumer.adapters.session_store import RedisSessionStore
+    from netflix_clone.analytics_consumer.consumer import ConsumerMetrics, StreamConsumer
+    from netflix_clone.platform.connections import connect_redis
+    from netflix_clone.platform.ops_http import HealthChecks, OpsServer
+
+    client = connect_redis(args.redis_url)
+    source = RedisStreamSource(
+        client,
+        stream=args.stream,
+        group=args.group,
+        consumer=args.consumer,
+        dead_letter_stream=args.dead_letter_stream,
+        batch=args.batch,
+        claim_idle_ms=int(args.claim_idle_s * 1000),
+    )
+    metrics = ConsumerMetrics()
+    store = RedisSessionStore(
+        client,
+        prefix=args.store_prefix,
+        owner=args.consumer,
+        reorder_window_ms=int(args.reorder_window_s * 1000),
+        inactivity_timeout_ms=int(args.inactivity_timeout_s * 1000),
+    )
+    consumer = StreamConsumer(source, store, _sinks(args), metrics=metrics)
+    checks = HealthChecks()
+    checks.register("redis", lambda: client.ping() and None)
+
+    def _stop(signum: int, _frame: Any) -> None:
+        consumer.stop_event.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    with OpsServer(checks, host=args.ops_host, port=args.ops_port, registry=metrics.registry):
+        consumer.run(until_idle=args.until_idle)
+    for sink in consumer.sinks:
+        sink.close()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    env = os.environ.get
+    parser = argparse.ArgumentParser(
+        prog="analytics-consumer",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--log-level", default=env("ANALYTICS_LOG_LEVEL", "WARNING"))
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(name: str, help_text: str, sinks: bool = True) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("--json", action="store_true")
+        if sinks:
+            p.add_argument("--sqlite", default=env("ANALYTICS_SQLITE"))
+            p.add_argument("--jsonl", default=env("ANALYTICS_JSONL"))
+            p.add_argument("--postgres", default=env("ANALYTICS_POSTGRES_DSN"))
+            p.add_argument("--inactivity-timeout-s", type=float, default=120.0)
+            p.add_argument("--reorder-window-s", type=float, default=5.0)
+        return p
+
+    p = add("replay", "sessionize JSON-lines event files (or stdin)")
+    p.add_argument("inputs", nargs="*", default=["-"])
+    p.add_argument("--dead-letters", help="append rejected lines here, with the reason")
+    p.set_defaults(fn=cmd_replay)
+
+    p = add("run", "consume a Redis stream")
+    p.add_argument("--redis-url", default=env("ANALYTICS_REDIS_URL", "redis://127.0.0.1:6379/0"))
+    p.add_argument("--stream", default=env("ANALYTICS_STREAM", "player-events"))
+    p.add_argument("--group", default=env("ANALYTICS_GROUP", "analytics"))
+    p.add_argument(
+        "--consumer", default=env("ANALYTICS_CONSUMER", f"{socket.gethostname()}-{os.getpid()}")
+    )
+    p.add_argument("--dead-letter-stream", default=env("ANALYTICS_DLQ", "player-events-dead"))
+    p.add_argument("--batch", type=int, default=1000)
+    p.add_argument("--store-prefix", default=env("ANALYTICS_STORE_PREFIX", "analytics:"))
+    p.add_argument("--claim-idle-s", type=float, default=60.0)
+    p.add_argument("--ops-host", default="127.0.0.1")
+    p.add_argument("--ops-port", type=int, default=int(env("ANALYTICS_OPS_PORT", "9100")))
+    p.add_argument(
+        "--until-idle", action="store_true", help="exit when the stream has nothing more"
+    )
+    p.set_defaults(fn=cmd_run)
+
+    p = add("simulate", "simulate viewers and write their events", sinks=False)
+    p.add_argument("--sessions", type=int, default=1000)
+    p.add_argument("--users", type=int, default=300)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--spread-s", type=float, default=3600.0)
+    p.add_argument("--start-ms", type=int, default=0, help="default: now - spread")
+    p.add_argument("--out", default="var/events.jsonl")
+    p.add_argument("--redis-url", help="publish to this Redis stream instead of a file")
+    p.add_argument("--stream", default="player-events")
+    p.set_defaults(fn=cmd_simulate)
+    return parser
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    configure_logging("analytics-consumer", level=args.log_level)
+    return int(args.fn(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

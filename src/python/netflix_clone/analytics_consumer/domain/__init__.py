@@ -1,0 +1,1 @@
+"""Pure session logic: per-session metrics, the QoE model and the sessionizer state machine. No I/O."""
