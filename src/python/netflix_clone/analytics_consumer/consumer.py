@@ -143,7 +143,8 @@ class StreamConsumer:
             except Exception:
                 self.store.release(sids)
                 raise
-            self.store.forget(sids)
+            self.store.record_qoe([d.metrics for d in due])
+            self.store.forget(sids, [d.metrics.title_id for d in due])
             for d in due:
                 self.metrics.sessions.labels(d.metrics.close_reason).inc()
             closed += len(due)

@@ -126,7 +126,7 @@ def test_a_crash_after_commit_before_forget_does_not_double_count(
     first.store.lease_ms = 1
     with monkeypatch.context() as patched:
         patched.setattr(
-            first.store, "forget", lambda sids: None
+            first.store, "forget", lambda sids, titles=None: None
         )  # dies between sink commit and clean-up
         _drain([first])
     second = _consumer(stream, "second", db)
@@ -135,3 +135,52 @@ def test_a_crash_after_commit_before_forget_does_not_double_count(
     )  # recomputes and upserts the same rows
     assert _rows(db) == _expected()
     assert second.store.open_count() == 0
+
+
+def test_realtime_view_counts_viewers_and_rolls_qoe_per_cdn(
+    stream: RedisNamespace, tmp_path: Path
+) -> None:
+    from netflix_clone.contracts.player_events import (
+        End,
+        FirstFrame,
+        Heartbeat,
+        PlayerEvent,
+        PlayRequest,
+    )
+
+    consumer = _consumer(stream, "rt", tmp_path / "s.sqlite")
+    store = consumer.store
+    live: list[PlayerEvent] = [
+        PlayRequest(
+            v=1,
+            sid="live",
+            seq=0,
+            ts=5_000,
+            user_id="u",
+            cid="show",
+            device="tv",
+            country="US",
+            cdn="z",
+        ),
+        FirstFrame(v=1, sid="live", seq=1, ts=6_000),
+        Heartbeat(v=1, sid="live", seq=2, ts=20_000, pos_ms=14_000),
+    ]
+    store.add([(e, encode_event(e)) for e in live])
+    assert store.concurrent_viewers("show", now_ms=30_000) == 1
+    assert store.concurrent_viewers("show", now_ms=90_000) == 0  # silent for over a minute
+    end = End(v=1, sid="live", seq=3, ts=31_000)
+    store.add([(end, encode_event(end))])
+    assert store.concurrent_viewers("show", now_ms=31_000) == 0
+
+    _drain([consumer])
+    expected = _expected()
+    by_cdn: dict[str, int] = {}
+    for values in expected.values():
+        cdn = values[SESSION_COLUMNS.index("cdn")]
+        by_cdn[cdn] = by_cdn.get(cdn, 0) + 1
+    ended = max(v[SESSION_COLUMNS.index("ended_at_ms")] for v in expected.values())
+    for cdn, count in by_cdn.items():
+        view = store.rolling_qoe(cdn, now_ms=ended, minutes=24 * 60)
+        assert view["sessions"] == count
+        assert 0.0 <= view["rebuffering_ratio"] <= 1.0
+    assert store.rolling_qoe("z", now_ms=40_000)["sessions"] == 1

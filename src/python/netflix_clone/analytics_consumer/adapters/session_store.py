@@ -22,12 +22,14 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from netflix_clone.analytics_consumer.domain.session import SessionMetrics, compute_session
-from netflix_clone.contracts.player_events import End, Error, PlayerEvent, decode_event
+from netflix_clone.contracts.player_events import End, Error, PlayerEvent, PlayRequest, decode_event
 
 __all__ = ["RedisSessionStore", "StoredSession"]
 
 # KEYS: session hash, open zset, tombstone. ARGV: seq, payload, ts, end_reason ('' if none),
-# reorder window ms, inactivity timeout ms, sid. Returns 1 stored, 0 duplicate, -1 late.
+# reorder window ms, inactivity timeout ms, sid, title id ('' unless play_request), key prefix.
+# Returns 1 stored, 0 duplicate, -1 late. The viewers key is derived in the script, so the real-time
+# view needs a single Redis node (or Sentinel); on Redis Cluster, disable it.
 _ADD = """
 if redis.call('EXISTS', KEYS[3]) == 1 then return -1 end
 if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
@@ -42,6 +44,17 @@ end
 local due
 if ending then due = tonumber(ending) + tonumber(ARGV[5]) else due = last + tonumber(ARGV[6]) end
 redis.call('ZADD', KEYS[2], due, ARGV[7])
+if ARGV[8] ~= '' then redis.call('HSET', KEYS[1], '_cid', ARGV[8]) end
+local cid = redis.call('HGET', KEYS[1], '_cid')
+if cid then
+  local viewers = ARGV[9] .. 'rt:viewers:' .. cid
+  if ending then
+    redis.call('ZREM', viewers, ARGV[7])
+  else
+    redis.call('ZADD', viewers, 'GT', ts, ARGV[7])
+    redis.call('PEXPIRE', viewers, 3600000)
+  end
+end
 return 1
 """
 
@@ -97,6 +110,8 @@ class RedisSessionStore:
                     self.reorder_window_ms,
                     self.inactivity_timeout_ms,
                     event.sid,
+                    event.cid if isinstance(event, PlayRequest) else "",
+                    self.prefix,
                 ],
                 client=pipe,
             )
@@ -129,10 +144,12 @@ class RedisSessionStore:
             ready.append(StoredSession(sid, compute_session(events, close_reason)))
         return ready
 
-    def forget(self, sids: Sequence[str]) -> None:
+    def forget(self, sids: Sequence[str], titles: Optional[Sequence[Optional[str]]] = None) -> None:
         """After the sinks committed: drop the sessions and leave tombstones against late events."""
         pipe = self.client.pipeline(transaction=True)
-        for sid in sids:
+        for sid, title in zip(sids, titles or [None] * len(sids)):
+            if title:
+                pipe.zrem(self._k("rt", "viewers", title), sid)
             pipe.zrem(self._k("open"), sid)
             pipe.delete(self._k("s", sid), self._k("lock", sid))
             pipe.set(self._k("closed", sid), 1, ex=self.tombstone_ttl_s)
@@ -142,6 +159,49 @@ class RedisSessionStore:
         """Give up leases without closing (the sinks failed): another attempt recomputes them."""
         if sids:
             self.client.delete(*[self._k("lock", sid) for sid in sids])
+
+    def concurrent_viewers(self, title: str, now_ms: int, window_ms: int = 60_000) -> int:
+        """Sessions of `title` that sent an event within `window_ms` of `now_ms` and have not ended."""
+        return int(self.client.zcount(self._k("rt", "viewers", title), now_ms - window_ms, "+inf"))
+
+    def record_qoe(self, sessions: Sequence[SessionMetrics], bucket_ttl_s: int = 7200) -> None:
+        """Per-CDN, per-minute QoE sums for the rolling view (written when sessions commit)."""
+        pipe = self.client.pipeline(transaction=False)
+        for m in sessions:
+            if not m.cdn:
+                continue
+            key = self._k("rt", "qoe", m.cdn, str(m.ended_at_ms // 60_000))
+            pipe.hincrby(key, "sessions", 1)
+            pipe.hincrby(key, "play_ms", m.play_ms)
+            pipe.hincrby(key, "stall_ms", m.stall_ms)
+            pipe.hincrby(key, "failures", int(m.start_failure or m.playback_failure))
+            if m.qoe_score is not None:
+                pipe.hincrby(key, "scored", 1)
+                pipe.hincrbyfloat(key, "score_sum", m.qoe_score)
+            pipe.expire(key, bucket_ttl_s)
+        pipe.execute()
+
+    def rolling_qoe(self, cdn: str, now_ms: int, minutes: int = 5) -> dict[str, float]:
+        """QoE of sessions that ended on `cdn` in the last `minutes` minutes."""
+        last = now_ms // 60_000
+        pipe = self.client.pipeline(transaction=False)
+        for minute in range(last - minutes + 1, last + 1):
+            pipe.hgetall(self._k("rt", "qoe", cdn, str(minute)))
+        totals: dict[str, float] = {}
+        for bucket in pipe.execute():
+            for field, value in bucket.items():
+                name = field.decode() if isinstance(field, bytes) else field
+                totals[name] = totals.get(name, 0.0) + float(value)
+        sessions = totals.get("sessions", 0.0)
+        stall, play = totals.get("stall_ms", 0.0), totals.get("play_ms", 0.0)
+        return {
+            "sessions": sessions,
+            "avg_qoe_score": totals["score_sum"] / totals["scored"]
+            if totals.get("scored")
+            else float("nan"),
+            "rebuffering_ratio": stall / (stall + play) if stall + play > 0 else 0.0,
+            "failure_rate": totals.get("failures", 0.0) / sessions if sessions else 0.0,
+        }
 
     def watermark(self) -> Optional[int]:
         value = self.client.get(self._k("watermark"))
