@@ -4,7 +4,8 @@
   replay    JSON-lines files or stdin -> sessions (SQLite by default), dead letters to a JSON-lines file
   simulate  the player simulator -> a JSON-lines file or a Redis stream
 
-Sinks: --sqlite PATH (default var/analytics.sqlite), --jsonl PATH, --postgres DSN (any combination).
+Sinks: --sqlite PATH (default var/analytics.sqlite), --jsonl PATH, --postgres DSN, --cassandra-hosts H1,H2
+(viewing history per user), in any combination.
 """
 
 from __future__ import annotations
@@ -35,6 +36,12 @@ def _sinks(args: argparse.Namespace) -> list[Any]:
     sinks: list[Any] = []
     if args.postgres:
         sinks.append(PostgresSink(args.postgres))
+    if args.cassandra_hosts:
+        from netflix_clone.analytics_consumer.adapters.cassandra_history import CassandraHistorySink
+        from netflix_clone.platform.connections import connect_cassandra
+
+        hosts = [h.strip() for h in args.cassandra_hosts.split(",") if h.strip()]
+        sinks.append(CassandraHistorySink(connect_cassandra(hosts), args.cassandra_keyspace))
     if args.jsonl:
         sinks.append(JsonLinesSink(Path(args.jsonl)))
     if args.sqlite or not sinks:
@@ -221,6 +228,12 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--sqlite", default=env("ANALYTICS_SQLITE"))
             p.add_argument("--jsonl", default=env("ANALYTICS_JSONL"))
             p.add_argument("--postgres", default=env("ANALYTICS_POSTGRES_DSN"))
+            p.add_argument(
+                "--cassandra-hosts", default=env("CASSANDRA_HOSTS"), help="viewing history per user"
+            )
+            p.add_argument(
+                "--cassandra-keyspace", default=env("ANALYTICS_CASSANDRA_KEYSPACE", "netflix_clone")
+            )
             p.add_argument("--inactivity-timeout-s", type=float, default=120.0)
             p.add_argument("--reorder-window-s", type=float, default=5.0)
         return p
