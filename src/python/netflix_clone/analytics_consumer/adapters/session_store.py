@@ -5,14 +5,17 @@ A consumer group hands a session's events to different consumers; keeping each s
 bounds consumer memory.
 
 Keys (PREFIX = the store's prefix):
-  PREFIX s:{sid}      hash seq -> raw event (HSETNX: a duplicate is a no-op); _last, _end, _reason
+  PREFIX s:{sid}      hash seq -> raw event (HSETNX: a duplicate is a no-op); _last, _end, _reason, _cid
   PREFIX open         sorted set of sid by due time: end/fatal ts + reorder window, else last ts + timeout
-  PREFIX closed:{sid} tombstone (TTL) so a late event cannot resurrect a committed session
+  PREFIX closed:{sid} tombstone (long TTL): the session was committed
   PREFIX lock:{sid}   lease (SET NX PX) held while one consumer closes the session
 
-An event is acked once `add` stored it (it is then as durable as the stream it came from). A session is
-deleted only after the sinks committed it; a closer that dies before that leaves the lease to expire and
-another consumer recomputes the same rows (sinks upsert by session id).
+An event is acked once `add` stored it (it is then as durable as the stream it came from). Closing is
+revisable: a committed session keeps its events for `retention_ms`, and an event that arrives late (say,
+reclaimed from a consumer that died holding it while the others' watermark moved on) reopens it; it is
+recomputed from all its events and upserted over the earlier row. Sinks upsert by session id, so the final
+row is the whole session's, written once per key. Only events later than the retention are dropped (and
+counted as late): by then the session's events are gone and a partial recomputation would be wrong.
 """
 
 from __future__ import annotations
@@ -31,8 +34,10 @@ __all__ = ["RedisSessionStore", "StoredSession"]
 # Returns 1 stored, 0 duplicate, -1 late. The viewers key is derived in the script, so the real-time
 # view needs a single Redis node (or Sentinel); on Redis Cluster, disable it.
 _ADD = """
-if redis.call('EXISTS', KEYS[3]) == 1 then return -1 end
+local retained = redis.call('EXISTS', KEYS[1]) == 1
+if redis.call('EXISTS', KEYS[3]) == 1 and not retained then return -1 end
 if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+redis.call('PERSIST', KEYS[1])
 local ts = tonumber(ARGV[3])
 local last = tonumber(redis.call('HGET', KEYS[1], '_last') or '-1')
 if ts > last then redis.call('HSET', KEYS[1], '_last', ts); last = ts end
@@ -74,6 +79,7 @@ class RedisSessionStore:
         reorder_window_ms: int = 5_000,
         inactivity_timeout_ms: int = 120_000,
         tombstone_ttl_s: int = 86_400,
+        retention_ms: int = 3_600_000,
         lease_ms: int = 60_000,
         owner: str = "consumer",
     ) -> None:
@@ -82,6 +88,7 @@ class RedisSessionStore:
         self.reorder_window_ms = reorder_window_ms
         self.inactivity_timeout_ms = inactivity_timeout_ms
         self.tombstone_ttl_s = tombstone_ttl_s
+        self.retention_ms = retention_ms
         self.lease_ms = lease_ms
         self.owner = owner
         self._add = client.register_script(_ADD)
@@ -145,13 +152,14 @@ class RedisSessionStore:
         return ready
 
     def forget(self, sids: Sequence[str], titles: Optional[Sequence[Optional[str]]] = None) -> None:
-        """After the sinks committed: drop the sessions and leave tombstones against late events."""
+        """After the sinks committed: close the sessions, keeping their events for `retention_ms`."""
         pipe = self.client.pipeline(transaction=True)
         for sid, title in zip(sids, titles or [None] * len(sids)):
             if title:
                 pipe.zrem(self._k("rt", "viewers", title), sid)
             pipe.zrem(self._k("open"), sid)
-            pipe.delete(self._k("s", sid), self._k("lock", sid))
+            pipe.pexpire(self._k("s", sid), self.retention_ms)
+            pipe.delete(self._k("lock", sid))
             pipe.set(self._k("closed", sid), 1, ex=self.tombstone_ttl_s)
         pipe.execute()
 
@@ -166,9 +174,14 @@ class RedisSessionStore:
 
     def record_qoe(self, sessions: Sequence[SessionMetrics], bucket_ttl_s: int = 7200) -> None:
         """Per-CDN, per-minute QoE sums for the rolling view (written when sessions commit)."""
-        pipe = self.client.pipeline(transaction=False)
+        # A session reopened by a late event is committed again; the rolling view counts it once.
+        firsts = self.client.pipeline(transaction=False)
         for m in sessions:
-            if not m.cdn:
+            firsts.hsetnx(self._k("s", m.session_id), "_qoe_recorded", 1)
+        first_time = firsts.execute()
+        pipe = self.client.pipeline(transaction=False)
+        for m, first in zip(sessions, first_time):
+            if not m.cdn or not first:
                 continue
             key = self._k("rt", "qoe", m.cdn, str(m.ended_at_ms // 60_000))
             pipe.hincrby(key, "sessions", 1)

@@ -1,0 +1,194 @@
+"""Crash test: SIGKILL the stream consumer again and again while simulated events flow, restart it each
+time, then check every session exists exactly once with the metrics of an uninterrupted replay.
+
+    python -m netflix_clone.analytics_consumer.crash_check --sessions 3000 --json   (~1M events)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import random
+import secrets
+import sqlite3
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+from netflix_clone.analytics_consumer.adapters.redis_streams import (
+    RedisStreamSource,
+    publish_events,
+)
+from netflix_clone.analytics_consumer.adapters.session_store import RedisSessionStore
+from netflix_clone.analytics_consumer.adapters.sinks import SESSION_COLUMNS, SqliteSink
+from netflix_clone.analytics_consumer.consumer import StreamConsumer
+from netflix_clone.analytics_consumer.domain.sessionizer import Sessionizer
+from netflix_clone.analytics_consumer.domain.simulator import simulate_population
+from netflix_clone.contracts.player_events import encode_event
+
+__all__ = ["CrashReport", "run_crash_test"]
+
+BOOLEAN_COLUMNS = {"exited_before_start", "start_failure", "playback_failure"}
+
+
+@dataclass(frozen=True)
+class CrashReport:
+    events_in: int
+    sessions_expected: int
+    sessions_out: int
+    missing: int
+    unexpected: int
+    mismatched: int
+    kills: int
+    kills_mid_stream: int  # kills that hit a consumer with entries still undelivered or pending
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return (
+            self.missing == self.unexpected == self.mismatched == 0
+            and self.sessions_out == self.sessions_expected
+        )
+
+
+def _consumer(redis_url: str, prefix: str, db: str, name: str, batch: int = 2000) -> StreamConsumer:
+    from netflix_clone.platform.connections import connect_redis
+
+    client = connect_redis(redis_url)
+    source = RedisStreamSource(
+        client,
+        stream=prefix + "events",
+        group="analytics",
+        consumer=name,
+        dead_letter_stream=prefix + "dead",
+        batch=batch,
+        block_ms=50,
+        claim_idle_ms=300,
+    )
+    source.ensure_group()
+    store = RedisSessionStore(client, prefix=prefix + "store:", owner=name, lease_ms=2000)
+    return StreamConsumer(source, store, [SqliteSink(Path(db))], wall_clock_skew_ms=None)
+
+
+def _consume_forever(
+    redis_url: str, prefix: str, db: str, name: str, batch: int, ready: Any
+) -> None:
+    consumer = _consumer(redis_url, prefix, db, name, batch)
+    ready.set()  # imports done: the kill timer starts now, so kills land while work is in flight
+    consumer.run()
+
+
+def _rows(db: Path) -> dict[str, tuple[Any, ...]]:
+    conn = sqlite3.connect(db)
+    rows = conn.execute(
+        f"SELECT {', '.join(SESSION_COLUMNS)} FROM sessions"
+    ).fetchall()  # nosec B608
+    conn.close()
+    return {
+        row[0]: tuple(bool(v) if c in BOOLEAN_COLUMNS else v for c, v in zip(SESSION_COLUMNS, row))
+        for row in rows
+    }
+
+
+def run_crash_test(
+    redis_url: str,
+    *,
+    sessions: int,
+    seed: int = 11,
+    kill_after_s: tuple[float, float] = (0.2, 1.5),
+    batch: int = 2000,
+    max_kills: int = 1000,
+    work_dir: Optional[Path] = None,
+    progress: bool = False,
+) -> CrashReport:
+    from netflix_clone.platform.connections import connect_redis
+
+    started = time.perf_counter()
+    events = simulate_population(
+        sessions=sessions, users=max(10, sessions // 3), seed=seed, spread_s=600
+    )
+    reference = Sessionizer()
+    for event in events:
+        reference.add(event)
+    expected = {
+        c.metrics.session_id: tuple(c.metrics.as_dict().values()) for c in reference.close_all()
+    }
+
+    client = connect_redis(redis_url)
+    prefix = f"crash-test:{secrets.token_hex(4)}:"
+    rng = random.Random(seed)
+    ctx = mp.get_context("spawn")
+    with tempfile.TemporaryDirectory(dir=work_dir) as tmp:
+        db = str(Path(tmp) / "sessions.sqlite")
+        SqliteSink(Path(db)).close()
+        try:
+            publish_events(client, prefix + "events", [encode_event(e) for e in events])
+            kills = mid_stream = 0
+            probe = _consumer(redis_url, prefix, db, "probe")
+            while kills < max_kills and probe.source.lag() > 0:
+                ready = ctx.Event()
+                worker = ctx.Process(
+                    target=_consume_forever,
+                    args=(redis_url, prefix, db, f"c{kills % 3}", batch, ready),
+                )
+                worker.start()
+                ready.wait(60)
+                time.sleep(rng.uniform(*kill_after_s))
+                worker.kill()  # SIGKILL: no clean-up of any kind
+                worker.join()
+                kills += 1
+                mid_stream += probe.source.lag() > 0
+                if progress:
+                    print(
+                        f"crash test: kill {kills}, {probe.source.lag()} entries left",
+                        file=sys.stderr,
+                    )
+            # Recovery: one last consumer runs until the stream is drained, then closes the rest at the end of
+            # event time (the stream is over).
+            final = _consumer(redis_url, prefix, db, "final")
+            final.source.claim_idle_ms = 0
+            idle = 0
+            while idle < 3:
+                idle = idle + 1 if final.step() == 0 else 0
+            # Sessions whose close lease died with a killed consumer are retried once the lease expires.
+            deadline = time.monotonic() + 30
+            while final.store.open_count() and time.monotonic() < deadline:
+                final.close_due((final.store.watermark() or 0) + 10**9)
+                time.sleep(0.1)
+            got = _rows(Path(db))
+        finally:
+            for key in client.scan_iter(match=prefix + "*", count=1000):
+                client.delete(key)
+    return CrashReport(
+        events_in=len(events),
+        sessions_expected=len(expected),
+        sessions_out=len(got),
+        missing=len(expected.keys() - got.keys()),
+        unexpected=len(got.keys() - expected.keys()),
+        mismatched=sum(1 for sid in expected.keys() & got.keys() if expected[sid] != got[sid]),
+        kills=kills,
+        kills_mid_stream=mid_stream,
+        seconds=round(time.perf_counter() - started, 1),
+    )
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--sessions", type=int, default=3000, help="~330 events each")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    report = run_crash_test(args.redis_url, sessions=args.sessions, progress=True)
+    payload = {**asdict(report), "ok": report.ok}
+    print(json.dumps(payload, indent=2) if args.json else payload)
+    return 0 if report.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
