@@ -3,6 +3,7 @@
   run       consume a Redis stream (consumer group) into the sinks, with /healthz /readyz /metrics
   replay    JSON-lines files or stdin -> sessions (SQLite by default), dead letters to a JSON-lines file
   simulate  the player simulator -> a JSON-lines file or a Redis stream
+  crash-check  SIGKILL the consumer repeatedly while events flow, then compare with a clean replay
 
 Sinks: --sqlite PATH (default var/analytics.sqlite), --jsonl PATH, --postgres DSN, --cassandra-hosts H1,H2
 (viewing history per user), in any combination.
@@ -211,6 +212,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_crash_check(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from netflix_clone.analytics_consumer.crash_check import run_crash_test
+
+    report = run_crash_test(args.redis_url, sessions=args.sessions, progress=True)
+    payload = {**asdict(report), "ok": report.ok}
+    print(
+        json.dumps(payload, indent=2)
+        if args.json
+        else f"{report.events_in} events, {report.kills} kills ({report.kills_mid_stream} mid-stream): "
+        f"{report.sessions_out}/{report.sessions_expected} sessions, missing {report.missing}, "
+        f"unexpected {report.unexpected}, mismatched {report.mismatched} -> {'OK' if report.ok else 'FAILED'}"
+    )
+    return 0 if report.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     env = os.environ.get
     parser = argparse.ArgumentParser(
@@ -271,6 +289,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--redis-url", help="publish to this Redis stream instead of a file")
     p.add_argument("--stream", default="player-events")
     p.set_defaults(fn=cmd_simulate)
+
+    p = add(
+        "crash-check",
+        "SIGKILL the consumer repeatedly while events flow; compare with a clean replay",
+        sinks=False,
+    )
+    p.add_argument("--redis-url", default=env("ANALYTICS_REDIS_URL", "redis://127.0.0.1:6379/0"))
+    p.add_argument("--sessions", type=int, default=3000, help="~330 events each")
+    p.set_defaults(fn=cmd_crash_check)
     return parser
 
 

@@ -6,8 +6,6 @@ time, then check every session exists exactly once with the metrics of an uninte
 
 from __future__ import annotations
 
-import argparse
-import json
 import multiprocessing as mp
 import random
 import secrets
@@ -15,7 +13,7 @@ import sqlite3
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
@@ -174,21 +172,3 @@ def run_crash_test(
         kills_mid_stream=mid_stream,
         seconds=round(time.perf_counter() - started, 1),
     )
-
-
-def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
-    parser.add_argument("--sessions", type=int, default=3000, help="~330 events each")
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args(argv)
-    report = run_crash_test(args.redis_url, sessions=args.sessions, progress=True)
-    payload = {**asdict(report), "ok": report.ok}
-    print(json.dumps(payload, indent=2) if args.json else payload)
-    return 0 if report.ok else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
