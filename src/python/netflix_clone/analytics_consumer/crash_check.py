@@ -1,7 +1,7 @@
 """Crash test: SIGKILL the stream consumer again and again while simulated events flow, restart it each
 time, then check every session exists exactly once with the metrics of an uninterrupted replay.
 
-    python -m netflix_clone.analytics_consumer.crash_check --sessions 3000 --json   (~1M events)
+    analytics-consumer crash-check --sessions 4800 --json   (~1M events; see cli.py)
 """
 
 from __future__ import annotations
