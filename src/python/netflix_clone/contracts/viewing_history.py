@@ -7,7 +7,7 @@ PostgreSQL table below.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 import msgspec
 
@@ -43,6 +43,10 @@ class ViewingRecord(msgspec.Struct, frozen=True, kw_only=True):
             raise ValueError(f"watched_seconds must be >= 0, got {self.watched_seconds}")
         if self.schema_version != SCHEMA_VERSION:
             raise ValueError(f"unsupported viewing-history schema_version {self.schema_version}")
+
+    def as_row(self) -> tuple[Any, ...]:
+        """The record's values in POSTGRES_COLUMNS order (the order every table of it uses)."""
+        return tuple(getattr(self, column) for column in POSTGRES_COLUMNS)
 
 
 _decoder = msgspec.json.Decoder(ViewingRecord)

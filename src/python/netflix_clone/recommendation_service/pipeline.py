@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Optional
 
@@ -82,16 +82,6 @@ def train_and_save(
         "ann": ann_meta,
         "ann_threshold": options.ann_threshold,
     }
-    model = RecommenderModel(
-        version=model.version,
-        user_ids=model.user_ids,
-        item_ids=model.item_ids,
-        user_factors=model.user_factors,
-        item_factors=model.item_factors,
-        popularity=model.popularity,
-        trending=model.trending,
-        seen=model.seen,
-        metadata=metadata,
-    )
+    model = replace(model, metadata=metadata)
     path = save_model(model_root, model, ann)
     return TrainResult(model, path, ann)

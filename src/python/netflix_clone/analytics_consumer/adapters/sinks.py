@@ -126,21 +126,7 @@ class SqliteSink:
             records = [r for r in map(viewing_record, sessions) if r is not None]
             self.conn.executemany(
                 "INSERT OR REPLACE INTO viewing_history VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        r.session_id,
-                        r.user_id,
-                        r.title_id,
-                        r.started_at,
-                        r.watched_seconds,
-                        r.completion,
-                        r.qoe_score,
-                        r.device,
-                        r.country,
-                        r.schema_version,
-                    )
-                    for r in records
-                ],
+                [r.as_row() for r in records],
             )
 
     def close(self) -> None:
@@ -225,21 +211,7 @@ class PostgresSink:
                     " completion, qoe_score, device, country, schema_version) VALUES %s"
                     " ON CONFLICT (session_id) DO UPDATE SET watched_seconds = EXCLUDED.watched_seconds,"
                     " completion = EXCLUDED.completion, qoe_score = EXCLUDED.qoe_score",
-                    [
-                        (
-                            r.session_id,
-                            r.user_id,
-                            r.title_id,
-                            r.started_at,
-                            r.watched_seconds,
-                            r.completion,
-                            r.qoe_score,
-                            r.device,
-                            r.country,
-                            r.schema_version,
-                        )
-                        for r in records
-                    ],
+                    [r.as_row() for r in records],
                     template="(%s, %s, %s, to_timestamp(%s), %s, %s, %s, %s, %s, %s)",
                     page_size=1000,
                 )
