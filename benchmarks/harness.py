@@ -27,6 +27,18 @@ __all__ = ["environment", "percentiles", "time_calls", "write_report"]
 SCHEMA_VERSION = 1
 
 
+def _planted_slowdown() -> float:
+    """NFC_BENCH_PLANTED_SLOWDOWN=0.15 makes every timed call 15 % slower (real CPU work), to prove the
+    regression check catches what it should. Never set in CI."""
+    return float(os.environ.get("NFC_BENCH_PLANTED_SLOWDOWN", "0") or 0)
+
+
+def _spin(seconds: float) -> None:
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
 def time_calls(
     fn: Callable[[], object], *, repeat: int, warmup: int = 100
 ) -> npt.NDArray[np.float64]:
@@ -35,9 +47,12 @@ def time_calls(
         fn()
     samples = np.empty(repeat, dtype=np.float64)
     now = time.perf_counter
+    slowdown = _planted_slowdown()
     for i in range(repeat):
         start = now()
         fn()
+        if slowdown:
+            _spin((now() - start) * slowdown)
         samples[i] = now() - start
     return samples
 
@@ -48,14 +63,21 @@ def percentiles(
     *,
     boot: int = 200,
     seed: int = 0,
+    blocks: int = 10,
 ) -> dict[str, Any]:
-    """Percentiles with 95 % bootstrap confidence intervals."""
+    """Percentiles with 95 % bootstrap confidence intervals, and per-block percentiles.
+
+    `pXX_blocks` holds the percentile of each of `blocks` consecutive slices of the samples: repeated
+    measurements of the metric itself, which the regression check compares between runs with a rank
+    test (a single number per run cannot tell a shift from noise).
+    """
     data = np.asarray(samples, dtype=np.float64)
     if data.size == 0:
         raise ValueError("no samples")
     rng = np.random.default_rng(seed)
     resamples = rng.choice(data, size=(boot, data.size), replace=True)
     out: dict[str, Any] = {"n": int(data.size), "mean": float(data.mean())}
+    slices = np.array_split(data, blocks) if data.size >= 20 * blocks else [data]
     for q in qs:
         estimates = np.percentile(resamples, q, axis=1)
         out[f"p{q:g}"] = float(np.percentile(data, q))
@@ -63,6 +85,7 @@ def percentiles(
             float(np.percentile(estimates, 2.5)),
             float(np.percentile(estimates, 97.5)),
         ]
+        out[f"p{q:g}_blocks"] = [float(np.percentile(chunk, q)) for chunk in slices]
     return out
 
 

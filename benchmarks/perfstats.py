@@ -1,0 +1,173 @@
+"""Target checks, noise-aware regression verdicts, history and plots for benchmark reports.
+
+A regression is declared only when a metric is worse by more than the threshold (10 %) on the medians of
+its repeated samples AND a one-sided Mann-Whitney U test says the shift is unlikely to be noise
+(p < alpha). Either alone cries wolf on a shared machine or misses real changes.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+from scipy.stats import mannwhitneyu
+
+__all__ = [
+    "TargetResult",
+    "Verdict",
+    "append_history",
+    "check_targets",
+    "compare_samples",
+    "get_path",
+    "read_history",
+    "render_plot",
+]
+
+OPS = {
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+}
+
+
+def get_path(report: Mapping[str, Any], path: str) -> Any:
+    """`metrics.a.b` lookup inside a report; None when any step is missing."""
+    node: Any = report.get("metrics", report)
+    for part in path.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+@dataclass(frozen=True)
+class TargetResult:
+    benchmark: str
+    metric: str
+    op: str
+    target: float
+    value: Optional[float]
+    source: str
+
+    @property
+    def status(self) -> str:
+        if self.value is None or (isinstance(self.value, float) and math.isnan(self.value)):
+            return "missing"
+        return "pass" if OPS[self.op](self.value, self.target) else "FAIL"
+
+
+def check_targets(
+    reports: Mapping[str, Mapping[str, Any]], targets: Iterable[Mapping[str, Any]]
+) -> list[TargetResult]:
+    results = []
+    for t in targets:
+        report = reports.get(t["benchmark"])
+        value = get_path(report, t["metric"]) if report is not None else None
+        results.append(
+            TargetResult(
+                t["benchmark"],
+                t["metric"],
+                t["op"],
+                float(t["value"]),
+                float(value) if isinstance(value, (int, float)) else None,
+                t.get("source", ""),
+            )
+        )
+    return results
+
+
+@dataclass(frozen=True)
+class Verdict:
+    verdict: str  # "regression", "improvement", "no change", "insufficient data"
+    change: float  # relative change of the median, signed so that positive = worse
+    p_value: float
+    base_median: float
+    new_median: float
+
+
+def compare_samples(
+    base: Sequence[float],
+    new: Sequence[float],
+    *,
+    higher_is_better: bool = False,
+    threshold: float = 0.10,
+    alpha: float = 0.01,
+) -> Verdict:
+    b = np.asarray(base, dtype=np.float64)
+    n = np.asarray(new, dtype=np.float64)
+    if b.size < 3 or n.size < 3:
+        med_b = float(np.median(b)) if b.size else math.nan
+        med_n = float(np.median(n)) if n.size else math.nan
+        return Verdict("insufficient data", math.nan, math.nan, med_b, med_n)
+    med_b, med_n = float(np.median(b)), float(np.median(n))
+    worse = (med_b - med_n) / med_b if higher_is_better else (med_n - med_b) / med_b
+    # One-sided: is `new` stochastically worse (greater latency / smaller throughput) than `base`?
+    alt_worse = "less" if higher_is_better else "greater"
+    alt_better = "greater" if higher_is_better else "less"
+    p_worse = float(mannwhitneyu(n, b, alternative=alt_worse).pvalue)
+    p_better = float(mannwhitneyu(n, b, alternative=alt_better).pvalue)
+    if worse > threshold and p_worse < alpha:
+        return Verdict("regression", worse, p_worse, med_b, med_n)
+    if -worse > threshold and p_better < alpha:
+        return Verdict("improvement", worse, p_better, med_b, med_n)
+    return Verdict("no change", worse, min(p_worse, p_better), med_b, med_n)
+
+
+def append_history(path: Path, report: Mapping[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(report, sort_keys=True) + "\n")
+
+
+def read_history(path: Path, benchmark: Optional[str] = None) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    entries = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            entry = json.loads(line)
+            if benchmark is None or entry.get("benchmark") == benchmark:
+                entries.append(entry)
+    return entries
+
+
+def render_plot(entries: Sequence[Mapping[str, Any]], metric: str, title: str) -> str:
+    """A self-contained HTML page with an SVG line chart of `metric` over the history entries."""
+    points = [
+        (e.get("environment", {}).get("time", str(i)), get_path(e, metric))
+        for i, e in enumerate(entries)
+    ]
+    points = [(t, float(v)) for t, v in points if isinstance(v, (int, float))]
+    width, height, pad = 720, 300, 40
+    body = "<p>no data</p>"
+    if points:
+        values = [v for _, v in points]
+        low, high = min(values), max(values)
+        span = (high - low) or abs(high) or 1.0
+        step = (width - 2 * pad) / max(1, len(points) - 1)
+        xy = [
+            (pad + i * step, height - pad - (v - low) / span * (height - 2 * pad))
+            for i, (_, v) in enumerate(points)
+        ]
+        line = " ".join(f"{x:.1f},{y:.1f}" for x, y in xy)
+        dots = "".join(
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3"><title>{html.escape(t)}: {v:.6g}</title></circle>'
+            for (x, y), (t, v) in zip(xy, points)
+        )
+        body = (
+            f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}">'
+            f'<polyline fill="none" stroke="#1f77b4" stroke-width="2" points="{line}"/>{dots}'
+            f'<text x="{pad}" y="{pad - 10}">max {high:.6g}</text>'
+            f'<text x="{pad}" y="{height - 10}">min {low:.6g}</text></svg>'
+        )
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head>"
+        f"<body><h1>{html.escape(title)}</h1><p>{html.escape(metric)}, {len(points)} runs</p>{body}</body></html>"
+    )
