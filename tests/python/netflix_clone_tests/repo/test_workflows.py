@@ -81,7 +81,7 @@ def test_called_scripts_goals_and_linters_exist(path: Path) -> None:
             if words[:1] == ["./pants"]:
                 assert Path("pants").exists()
                 goals = [
-                    w for w in words[1:] if not w.startswith("-") and w != "::" and "/" not in w
+                    w for w in words[1:] if not w.startswith("-") and ":" not in w and "/" not in w
                 ]
                 assert goals or "--version" in words, f"{path.name}: `{line}` names no Pants goal"
                 unknown = set(goals) - PANTS_GOALS
@@ -119,3 +119,23 @@ def test_tests_workflow_triggers_matrix_services_and_jobs() -> None:
         if s.get("uses", "").startswith("actions/cache")
     ]
     assert cache_keys and all("hashFiles('3rdparty/python/*.lock'" in k for k in cache_keys)
+
+
+def test_performance_workflow_schedule_dispatch_and_steps() -> None:
+    workflow = _load(Path(".github/workflows/performance.yml"))
+    triggers = _triggers(workflow)
+    assert triggers["push"]["branches"] == ["main"] and triggers["pull_request"]["branches"] == [
+        "main"
+    ]
+    assert triggers["schedule"] == [{"cron": "0 0 * * 0"}]
+    assert "workflow_dispatch" in triggers
+    runs = " ".join(_run_commands(workflow))
+    for command in (
+        "perf.pex run",
+        "perf.pex check",
+        "perf.pex compare",
+        "perf.pex plot",
+        "GITHUB_STEP_SUMMARY",
+    ):
+        assert command in runs
+    assert "git push -f origin HEAD:perf-history" in runs
