@@ -15,6 +15,7 @@ from __future__ import annotations
 import harness  # noqa: F401  # pylint: disable=unused-import  (first: pins BLAS threads)
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
 import json  # noqa: E402
 import sys  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
@@ -26,7 +27,7 @@ from perfstats import (  # noqa: E402
     Verdict,
     append_history,
     check_targets,
-    compare_samples,
+    compare_runs,
     get_path,
     read_history,
     render_plot,
@@ -70,17 +71,17 @@ def target_table(results: Sequence[TargetResult], markdown: bool = False) -> str
 
 
 def compare_reports(
-    base: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]], config: dict[str, Any]
+    base: dict[str, list[dict[str, Any]]], new: dict[str, dict[str, Any]], config: dict[str, Any]
 ) -> list[tuple[dict[str, Any], Verdict]]:
     settings = config.get("regression", {})
     out = []
     for tracked in config["tracked"]:
-        b, n = base.get(tracked["benchmark"]), new.get(tracked["benchmark"])
-        if b is None or n is None:
+        runs, candidate = base.get(tracked["benchmark"], []), new.get(tracked["benchmark"])
+        if not runs or candidate is None:
             continue
-        verdict = compare_samples(
-            get_path(b, tracked["samples"]) or [],
-            get_path(n, tracked["samples"]) or [],
+        verdict = compare_runs(
+            [get_path(run, tracked["samples"]) or [] for run in runs],
+            get_path(candidate, tracked["samples"]) or [],
             higher_is_better=bool(tracked.get("higher_is_better")),
             threshold=float(settings.get("threshold", 0.10)),
             alpha=float(settings.get("alpha", 0.01)),
@@ -109,9 +110,9 @@ def verdict_table(
     )
 
 
-def _by_benchmark(paths: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """Reports by benchmark name; a .jsonl history contributes its last entry per benchmark."""
-    reports: dict[str, dict[str, Any]] = {}
+def _runs_by_benchmark(paths: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+    """Every report in the files (.json: one; .jsonl history: all), grouped by benchmark, oldest first."""
+    runs: dict[str, list[dict[str, Any]]] = {}
     for path in paths:
         text = Path(path).read_text(encoding="utf-8")
         if path.endswith(".jsonl"):
@@ -119,8 +120,13 @@ def _by_benchmark(paths: Sequence[str]) -> dict[str, dict[str, Any]]:
         else:
             documents = [json.loads(text)]
         for report in documents:
-            reports[report["benchmark"]] = report
-    return reports
+            runs.setdefault(report["benchmark"], []).append(report)
+    return runs
+
+
+def _by_benchmark(paths: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The latest report per benchmark."""
+    return {name: reports[-1] for name, reports in _runs_by_benchmark(paths).items()}
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -139,7 +145,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         out = out_dir / f"{name}.json"
         extra = ["--quick"] if args.quick else []
         print(f"perf: running {name}", file=sys.stderr, flush=True)
-        suites[name](["--out", str(out), *extra])
+        with contextlib.redirect_stdout(
+            sys.stderr
+        ):  # the report goes to `out`; stdout is the table
+            suites[name](["--out", str(out), *extra])
         reports[name] = json.loads(out.read_text(encoding="utf-8"))
         if args.history:
             append_history(Path(args.history), reports[name])
@@ -159,7 +168,11 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     config = load_config(args.targets)
-    verdicts = compare_reports(_by_benchmark(args.baseline), _by_benchmark(args.candidate), config)
+    base = {
+        name: runs[-args.baseline_runs :]
+        for name, runs in _runs_by_benchmark(args.baseline).items()
+    }
+    verdicts = compare_reports(base, _by_benchmark(args.candidate), config)
     print(verdict_table(verdicts, args.markdown))
     regressions = [t["metric"] for t, v in verdicts if v.verdict == "regression"]
     if regressions:
@@ -201,7 +214,15 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("reports", nargs="+")
     p.set_defaults(fn=cmd_check)
     p = add("compare", "noise-aware regression check of candidate reports against baseline reports")
-    p.add_argument("--baseline", nargs="+", required=True)
+    p.add_argument(
+        "--baseline",
+        nargs="+",
+        required=True,
+        help="reports or histories (several runs: noise-aware)",
+    )
+    p.add_argument(
+        "--baseline-runs", type=int, default=3, help="use the last N baseline runs per benchmark"
+    )
     p.add_argument("--candidate", nargs="+", required=True)
     p.set_defaults(fn=cmd_compare)
     p = add("plot", "HTML/SVG chart of one metric over the history")

@@ -23,6 +23,7 @@ __all__ = [
     "Verdict",
     "append_history",
     "check_targets",
+    "compare_runs",
     "compare_samples",
     "get_path",
     "read_history",
@@ -118,6 +119,38 @@ def compare_samples(
     if -worse > threshold and p_better < alpha:
         return Verdict("improvement", worse, p_better, med_b, med_n)
     return Verdict("no change", worse, min(p_worse, p_better), med_b, med_n)
+
+
+def compare_runs(
+    base_runs: Sequence[Sequence[float]],
+    new: Sequence[float],
+    *,
+    higher_is_better: bool = False,
+    threshold: float = 0.10,
+    alpha: float = 0.01,
+) -> Verdict:
+    """Compare a candidate run with several baseline runs of the same metric.
+
+    Samples within one run share that run's machine state, so they understate the noise between runs.
+    The baseline runs are pooled for the rank test, and the shift must also exceed the spread already
+    seen between baseline runs (max - min of their medians, relative to the pooled median): a change the
+    baseline itself shows between identical runs is not a regression. With one baseline run the spread
+    is unknown and the plain threshold applies.
+    """
+    runs = [list(r) for r in base_runs if len(r)]
+    pooled = [x for r in runs for x in r]
+    if not pooled:
+        return compare_samples([], new)
+    medians = [float(np.median(r)) for r in runs]
+    center = float(np.median(pooled))
+    spread = (max(medians) - min(medians)) / center if len(runs) > 1 and center else 0.0
+    return compare_samples(
+        pooled,
+        new,
+        higher_is_better=higher_is_better,
+        threshold=max(threshold, spread),
+        alpha=alpha,
+    )
 
 
 def append_history(path: Path, report: Mapping[str, Any]) -> None:

@@ -12,6 +12,7 @@ import perf
 from perfstats import (
     append_history,
     check_targets,
+    compare_runs,
     compare_samples,
     get_path,
     read_history,
@@ -50,6 +51,18 @@ def test_small_shifts_and_noisy_shifts_are_not_regressions() -> None:
     # Above the threshold on the medians but far too noisy to tell from three samples each.
     assert compare_samples([1.0, 2.0, 0.5], [1.3, 0.6, 2.2]).verdict == "no change"
     assert compare_samples([1.0], [2.0]).verdict == "insufficient data"
+
+
+def test_between_run_spread_of_the_baseline_raises_the_bar() -> None:
+    # Two identical-code baseline runs whose medians differ by 30 % (machine state): a third run at
+    # +14 % on the pooled median is noise, not a regression, although one baseline run alone says so.
+    base_runs = [_noisy(1.0), _noisy(1.3)]
+    candidate = _noisy(1.3)
+    assert compare_samples(base_runs[0], candidate).verdict == "regression"
+    assert compare_runs(base_runs, candidate).verdict == "no change"
+    # A stable baseline keeps the plain 10 % threshold, and a real slowdown beyond the spread is caught.
+    assert compare_runs([_noisy(1.0), _noisy(1.02)], _noisy(1.15)).verdict == "regression"
+    assert compare_runs([_noisy(1.0), _noisy(1.3)], _noisy(1.8)).verdict == "regression"
 
 
 def test_targets_pass_fail_and_missing() -> None:
