@@ -23,13 +23,12 @@ from typing import Any, Optional  # noqa: E402
 import numpy as np  # noqa: E402
 import redis  # noqa: E402
 
-from netflix_clone.analytics_consumer.adapters.redis_streams import (
-    RedisStreamSource,
-    publish_events,
-)  # noqa: E402
-from netflix_clone.analytics_consumer.adapters.session_store import RedisSessionStore  # noqa: E402
+from netflix_clone.analytics_consumer.adapters.redis_streams import publish_events  # noqa: E402
 from netflix_clone.analytics_consumer.adapters.sinks import PostgresSink, SqliteSink  # noqa: E402
-from netflix_clone.analytics_consumer.consumer import StreamConsumer  # noqa: E402
+from netflix_clone.analytics_consumer.consumer import (
+    StreamConsumer,
+    consumer_for_prefix,
+)  # noqa: E402
 from netflix_clone.analytics_consumer.domain.session import compute_session  # noqa: E402
 from netflix_clone.analytics_consumer.domain.simulator import simulate_population  # noqa: E402
 from netflix_clone.contracts.player_events import encode_event  # noqa: E402
@@ -61,18 +60,7 @@ def bench_qoe(sessions: int) -> dict[str, Any]:
 
 
 def _consumer(client: Any, prefix: str, sinks: list[Any], name: str = "bench") -> StreamConsumer:
-    source = RedisStreamSource(
-        client,
-        stream=prefix + "events",
-        group="analytics",
-        consumer=name,
-        dead_letter_stream=prefix + "dead",
-        batch=2000,
-        block_ms=20,
-    )
-    source.ensure_group()
-    store = RedisSessionStore(client, prefix=prefix + "store:", owner=name)
-    return StreamConsumer(source, store, sinks, wall_clock_skew_ms=None)
+    return consumer_for_prefix(client, prefix, name, sinks, batch=2000, block_ms=20)
 
 
 def bench_throughput(client: Any, prefix: str, sessions: int, sinks: list[Any]) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from netflix_clone.analytics_consumer.adapters.sinks import SessionSink
 from netflix_clone.analytics_consumer.domain.sessionizer import Sessionizer
 from netflix_clone.contracts.player_events import EventError, decode_event
 
-__all__ = ["ConsumerMetrics", "StreamConsumer", "process_payloads"]
+__all__ = ["ConsumerMetrics", "StreamConsumer", "consumer_for_prefix", "process_payloads"]
 
 _log = logging.getLogger(__name__)
 
@@ -160,3 +160,42 @@ class StreamConsumer:
             if until_idle and read == 0:
                 break
         _log.info("consumer stopped after finishing its batch; open sessions stay in the store")
+
+
+def consumer_for_prefix(
+    client: Any,
+    prefix: str,
+    name: str,
+    sinks: Sequence[SessionSink],
+    *,
+    batch: int = 1000,
+    block_ms: int = 50,
+    claim_idle_ms: int = 60_000,
+    lease_ms: int = 60_000,
+    inactivity_timeout_ms: int = 120_000,
+    wall_clock_skew_ms: Optional[int] = None,
+) -> StreamConsumer:
+    """A consumer whose stream (`PREFIX events`), dead letters (`PREFIX dead`) and session store
+    (`PREFIX store:`) share one key prefix: the layout the tests, the benchmark and the crash check use.
+    """
+    from netflix_clone.analytics_consumer.adapters.redis_streams import RedisStreamSource
+
+    source = RedisStreamSource(
+        client,
+        stream=prefix + "events",
+        group="analytics",
+        consumer=name,
+        dead_letter_stream=prefix + "dead",
+        batch=batch,
+        block_ms=block_ms,
+        claim_idle_ms=claim_idle_ms,
+    )
+    source.ensure_group()
+    store = RedisSessionStore(
+        client,
+        prefix=prefix + "store:",
+        owner=name,
+        lease_ms=lease_ms,
+        inactivity_timeout_ms=inactivity_timeout_ms,
+    )
+    return StreamConsumer(source, store, sinks, wall_clock_skew_ms=wall_clock_skew_ms)

@@ -17,13 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from netflix_clone.analytics_consumer.adapters.redis_streams import (
-    RedisStreamSource,
-    publish_events,
-)
-from netflix_clone.analytics_consumer.adapters.session_store import RedisSessionStore
+from netflix_clone.analytics_consumer.adapters.redis_streams import publish_events
 from netflix_clone.analytics_consumer.adapters.sinks import SESSION_COLUMNS, SqliteSink
-from netflix_clone.analytics_consumer.consumer import StreamConsumer
+from netflix_clone.analytics_consumer.consumer import StreamConsumer, consumer_for_prefix
 from netflix_clone.analytics_consumer.domain.sessionizer import Sessionizer
 from netflix_clone.analytics_consumer.domain.simulator import simulate_population
 from netflix_clone.contracts.player_events import encode_event
@@ -56,20 +52,15 @@ class CrashReport:
 def _consumer(redis_url: str, prefix: str, db: str, name: str, batch: int = 2000) -> StreamConsumer:
     from netflix_clone.platform.connections import connect_redis
 
-    client = connect_redis(redis_url)
-    source = RedisStreamSource(
-        client,
-        stream=prefix + "events",
-        group="analytics",
-        consumer=name,
-        dead_letter_stream=prefix + "dead",
+    return consumer_for_prefix(
+        connect_redis(redis_url),
+        prefix,
+        name,
+        [SqliteSink(Path(db))],
         batch=batch,
-        block_ms=50,
         claim_idle_ms=300,
+        lease_ms=2000,
     )
-    source.ensure_group()
-    store = RedisSessionStore(client, prefix=prefix + "store:", owner=name, lease_ms=2000)
-    return StreamConsumer(source, store, [SqliteSink(Path(db))], wall_clock_skew_ms=None)
 
 
 def _consume_forever(

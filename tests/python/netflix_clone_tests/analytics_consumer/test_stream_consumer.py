@@ -9,13 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from netflix_clone.analytics_consumer.adapters.redis_streams import (
-    RedisStreamSource,
-    publish_events,
-)
-from netflix_clone.analytics_consumer.adapters.session_store import RedisSessionStore
+from netflix_clone.analytics_consumer.adapters.redis_streams import publish_events
 from netflix_clone.analytics_consumer.adapters.sinks import SESSION_COLUMNS, SqliteSink
-from netflix_clone.analytics_consumer.consumer import StreamConsumer
+from netflix_clone.analytics_consumer.consumer import StreamConsumer, consumer_for_prefix
 from netflix_clone.analytics_consumer.domain.sessionizer import Sessionizer
 from netflix_clone.analytics_consumer.domain.simulator import simulate_population
 from netflix_clone.contracts.player_events import encode_event
@@ -52,21 +48,9 @@ def _rows(db: Path) -> dict[str, tuple]:
 def _consumer(
     ns: RedisNamespace, name: str, db: Path, claim_idle_ms: int = 60_000
 ) -> StreamConsumer:
-    source = RedisStreamSource(
-        ns.client,
-        stream=ns.key("events"),
-        group="analytics",
-        consumer=name,
-        dead_letter_stream=ns.key("dead"),
-        batch=400,
-        block_ms=50,
-        claim_idle_ms=claim_idle_ms,
+    return consumer_for_prefix(
+        ns.client, ns.key(""), name, [SqliteSink(db)], batch=400, claim_idle_ms=claim_idle_ms
     )
-    source.ensure_group()
-    store = RedisSessionStore(
-        ns.client, prefix=ns.key("store:"), owner=name, inactivity_timeout_ms=120_000
-    )
-    return StreamConsumer(source, store, [SqliteSink(db)], wall_clock_skew_ms=None)
 
 
 @pytest.fixture()
