@@ -2,7 +2,7 @@
 
 Pants runs test files in parallel processes, so every test module gets its own database (created from
 template0, dropped with FORCE afterwards) and its own Redis key prefix (deleted afterwards). Names carry a
-creation timestamp, so databases left by a killed run are dropped by a later one.
+creation timestamp, so databases and keys left by a killed run are dropped by a later one.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ ADMIN_DSN = os.environ.get(
 )
 REDIS_URL = os.environ.get("NFC_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 DB_PREFIX = "nfc_test_"
+REDIS_PREFIX = "nfc-test:"
 STALE_AFTER_S = 3 * 3600
 
 
@@ -99,13 +100,29 @@ def isolated_redis_namespace() -> Iterator[RedisNamespace]:
             "`.ci/run` starts it; or point NFC_TEST_REDIS_URL at one.",
             pytrace=False,
         )
-    ns = RedisNamespace(REDIS_URL, f"{unique_name('nfc-test:')}:", client)
+    _delete_stale_namespaces(client)
+    ns = RedisNamespace(REDIS_URL, f"{unique_name(REDIS_PREFIX)}:", client)
     try:
         yield ns
     finally:
         for batch in _batched(ns.keys(), 500):
             client.delete(*batch)
         client.close()
+
+
+def _delete_stale_namespaces(client: Any) -> None:
+    """Keys of namespaces older than STALE_AFTER_S: left by a test process that was killed."""
+    now = int(time.time())
+    stale = []
+    for key in client.scan_iter(match=f"{REDIS_PREFIX}*", count=1000):
+        try:
+            created = int(key[len(REDIS_PREFIX) :].split(b"_", 1)[0])
+        except ValueError:
+            continue
+        if now - created > STALE_AFTER_S:
+            stale.append(key)
+    for batch in _batched(stale, 500):
+        client.delete(*batch)
 
 
 def _batched(items: list[bytes], size: int) -> Iterator[list[bytes]]:

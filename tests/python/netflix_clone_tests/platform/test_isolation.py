@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import psycopg2
 
 from netflix_clone_testing.backends import (
@@ -49,3 +51,15 @@ def test_redis_namespace_keys_are_deleted_afterwards(redis_ns: RedisNamespace) -
         assert len(ns.keys()) == 2
         assert not ns.prefix.startswith(redis_ns.prefix)
     assert redis_ns.client.exists(f"{ns.prefix}a", f"{ns.prefix}b") == 0
+
+
+def test_namespaces_left_by_a_killed_run_are_deleted_later(redis_ns: RedisNamespace) -> None:
+    stale = f"nfc-test:{int(time.time()) - 4 * 3600}_1_abcdef:leftover"
+    fresh = f"nfc-test:{int(time.time())}_1_abcdef:in-use"
+    redis_ns.client.set(stale, b"x")
+    redis_ns.client.set(fresh, b"x", ex=60)
+    with isolated_redis_namespace():
+        pass
+    assert redis_ns.client.exists(stale) == 0
+    assert redis_ns.client.exists(fresh) == 1
+    redis_ns.client.delete(fresh)
