@@ -221,7 +221,7 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     out = Path(args.out)
     history_path = out / "viewing_history.csv"
-    args.history, args.json_inner = str(history_path), args.json
+    args.history = str(history_path)
     synth = argparse.Namespace(
         out=str(history_path),
         users=args.users,

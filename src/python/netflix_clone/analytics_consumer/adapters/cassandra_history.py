@@ -60,17 +60,8 @@ def bind_values(record: ViewingRecord) -> tuple[Any, ...]:
     from datetime import datetime, timezone
 
     started = datetime.fromtimestamp(record.started_at, tz=timezone.utc)
-    return (
-        record.user_id,
-        started,
-        record.session_id,
-        record.title_id,
-        record.watched_seconds,
-        record.completion,
-        record.qoe_score,
-        record.device,
-        record.country,
-        record.schema_version,
+    return tuple(
+        started if column == "started_at" else getattr(record, column) for column in COLUMNS
     )
 
 

@@ -63,6 +63,12 @@ end
 return 1
 """
 
+_RAISE_WATERMARK = """
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) > current then redis.call('SET', KEYS[1], ARGV[1]); return tonumber(ARGV[1]) end
+return current
+"""
+
 
 @dataclass(frozen=True)
 class StoredSession:
@@ -92,6 +98,7 @@ class RedisSessionStore:
         self.lease_ms = lease_ms
         self.owner = owner
         self._add = client.register_script(_ADD)
+        self._raise = client.register_script(_RAISE_WATERMARK)
         self.duplicates = 0
         self.late = 0
 
@@ -135,19 +142,23 @@ class RedisSessionStore:
         self, watermark_ms: int, limit: int = 500, reason: Optional[str] = None
     ) -> list[StoredSession]:
         """Compute the sessions due at `watermark_ms` whose close lease this consumer won."""
-        sids = self.client.zrangebyscore(self._k("open"), "-inf", watermark_ms, start=0, num=limit)
+        raw = self.client.zrangebyscore(self._k("open"), "-inf", watermark_ms, start=0, num=limit)
+        sids = [r.decode() if isinstance(r, bytes) else r for r in raw]
+        # Two round trips per page, not two per session: this runs for every session that closes.
+        leases = self.client.pipeline(transaction=False)
+        for sid in sids:
+            leases.set(self._k("lock", sid), self.owner, nx=True, px=self.lease_ms)
+        won = [sid for sid, got in zip(sids, leases.execute()) if got]
+        reads = self.client.pipeline(transaction=False)
+        for sid in won:
+            reads.hgetall(self._k("s", sid))
         ready: list[StoredSession] = []
-        for raw_sid in sids:
-            sid = raw_sid.decode() if isinstance(raw_sid, bytes) else raw_sid
-            if not self.client.set(self._k("lock", sid), self.owner, nx=True, px=self.lease_ms):
-                continue
-            stored = self.client.hgetall(self._k("s", sid))
-            meta = {k: v for k, v in stored.items() if k.startswith(b"_")}
+        for sid, stored in zip(won, reads.execute()):
             events = [decode_event(v) for k, v in stored.items() if not k.startswith(b"_")]
             if not events:
                 self.client.zrem(self._k("open"), sid)
                 continue
-            close_reason = reason or meta.get(b"_reason", b"inactivity").decode()
+            close_reason = reason or stored.get(b"_reason", b"inactivity").decode()
             ready.append(StoredSession(sid, compute_session(events, close_reason)))
         return ready
 
@@ -222,9 +233,4 @@ class RedisSessionStore:
 
     def raise_watermark(self, ts: int) -> int:
         """The shared event-time watermark: the largest client timestamp any consumer has seen."""
-        script = (
-            "local c = tonumber(redis.call('GET', KEYS[1]) or '0'); "
-            "if tonumber(ARGV[1]) > c then redis.call('SET', KEYS[1], ARGV[1]); return tonumber(ARGV[1]) end; "
-            "return c"
-        )
-        return int(self.client.eval(script, 1, self._k("watermark"), ts))
+        return int(self._raise(keys=[self._k("watermark")], args=[ts]))

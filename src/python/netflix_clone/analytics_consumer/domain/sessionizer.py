@@ -110,6 +110,3 @@ class Sessionizer:
         while len(self._closed) > self.remember_closed:
             self._closed.popitem(last=False)
         return ClosedSession(compute_session(session.events.values(), reason), session.tokens)
-
-    def pending_tokens(self) -> list[Hashable]:
-        return [t for s in self.sessions.values() for t in s.tokens]
