@@ -110,7 +110,7 @@ def connect_redis(
     def _connect() -> Any:
         client: Any
         if cluster:
-            client = redis.cluster.RedisCluster.from_url(url, **common)  # type: ignore[no-untyped-call]
+            client = redis.cluster.RedisCluster.from_url(url, **common)
         else:
             client = redis.Redis.from_url(url, health_check_interval=30, **common)
         client.ping()

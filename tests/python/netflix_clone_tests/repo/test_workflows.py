@@ -101,7 +101,7 @@ def test_tests_workflow_triggers_matrix_services_and_jobs() -> None:
     jobs = workflow["jobs"]
     assert set(jobs) >= {"test", "lint", "security"}
     test_job = jobs["test"]
-    assert test_job["strategy"]["matrix"]["python"] == ["3.9", "3.10", "3.11"]
+    assert test_job["strategy"]["matrix"]["python"] == ["3.10", "3.11"]
     assert set(test_job["services"]) == {"postgres", "redis", "cassandra"}
     assert test_job["env"]["CASSANDRA_HOSTS"]
     runs = " ".join(_run_commands(workflow))
