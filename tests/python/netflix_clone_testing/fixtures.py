@@ -31,3 +31,12 @@ def redis_ns() -> Iterator[RedisNamespace]:
 @pytest.fixture(scope="session")
 def cassandra_hosts() -> list[str]:
     return cassandra_hosts_or_skip()
+
+
+@pytest.fixture(scope="module")
+def aws_endpoint() -> Iterator[str]:
+    """URL of a moto server private to this test module; boto3 clients use it via AWS_ENDPOINT_URL."""
+    from netflix_clone_testing.aws import moto_endpoint
+
+    with moto_endpoint() as url:
+        yield url

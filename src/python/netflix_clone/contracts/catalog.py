@@ -1,0 +1,74 @@
+"""The catalog record: one published title as video-processor wrote it. Version 1.
+
+video-processor upserts it after a ladder is published; recommendation-service reads it to know which
+titles exist. ``job_key`` names the published outputs: a title re-processed with other settings gets
+a new key, and its record points at the new ladder only once that ladder is fully published.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import msgspec
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "CatalogRecord",
+    "RenditionRecord",
+    "decode_catalog_record",
+    "encode_catalog_record",
+]
+
+SCHEMA_VERSION = 1
+
+
+class RenditionRecord(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    width: int
+    height: int
+    frame_rate: float
+    codecs: str
+    bandwidth: int  # peak bits/s, as in the master playlist's BANDWIDTH
+    average_bandwidth: int
+    playlist: str  # relative to the title's base location
+    vmaf: Optional[float] = None
+    psnr_y_db: Optional[float] = None
+    ssim: Optional[float] = None
+
+
+class CatalogRecord(msgspec.Struct, frozen=True, kw_only=True):
+    title_id: str
+    name: str
+    duration_s: float
+    location: str  # base URI of the published ladder (file:// or s3://)
+    master_playlist: str  # relative to location
+    poster: Optional[str]
+    thumbnails_vtt: Optional[str]
+    job_key: str
+    renditions: tuple[RenditionRecord, ...]
+    published_at: float  # epoch seconds
+    width: int = 0  # source display size
+    height: int = 0
+    schema_version: int = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        if not self.title_id:
+            raise ValueError("title_id must be non-empty")
+        if self.duration_s <= 0:
+            raise ValueError(f"duration_s must be > 0, got {self.duration_s}")
+        if not self.renditions:
+            raise ValueError("a catalog record needs at least one rendition")
+        if self.schema_version != SCHEMA_VERSION:
+            raise ValueError(f"unsupported catalog schema_version {self.schema_version}")
+
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(CatalogRecord)
+
+
+def encode_catalog_record(record: CatalogRecord) -> bytes:
+    return _encoder.encode(record)
+
+
+def decode_catalog_record(raw: bytes) -> CatalogRecord:
+    return _decoder.decode(raw)

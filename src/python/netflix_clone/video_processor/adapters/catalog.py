@@ -1,0 +1,152 @@
+"""Catalog stores: SQLite by default, PostgreSQL when configured. Rows are CatalogRecord, upserted."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from typing import Any, Optional, Protocol
+
+import msgspec
+
+from netflix_clone.contracts.catalog import CatalogRecord, RenditionRecord
+
+__all__ = ["CatalogStore", "PostgresCatalog", "SqliteCatalog", "POSTGRES_CATALOG_DDL"]
+
+_COLUMNS = (
+    "title_id",
+    "name",
+    "duration_s",
+    "location",
+    "master_playlist",
+    "poster",
+    "thumbnails_vtt",
+    "job_key",
+    "renditions",
+    "published_at",
+    "width",
+    "height",
+    "schema_version",
+)
+
+POSTGRES_CATALOG_DDL = """
+CREATE TABLE IF NOT EXISTS catalog_titles (
+    title_id        TEXT PRIMARY KEY,
+    name            TEXT NOT NULL,
+    duration_s      DOUBLE PRECISION NOT NULL,
+    location        TEXT NOT NULL,
+    master_playlist TEXT NOT NULL,
+    poster          TEXT,
+    thumbnails_vtt  TEXT,
+    job_key         TEXT NOT NULL,
+    renditions      JSONB NOT NULL,
+    published_at    DOUBLE PRECISION NOT NULL,
+    width           INTEGER NOT NULL,
+    height          INTEGER NOT NULL,
+    schema_version  INTEGER NOT NULL
+)
+"""
+
+
+class CatalogStore(Protocol):
+    def upsert(self, record: CatalogRecord) -> None:
+        ...
+
+    def get(self, title_id: str) -> Optional[CatalogRecord]:
+        ...
+
+    def all(self) -> list[CatalogRecord]:
+        ...
+
+
+def _row(record: CatalogRecord) -> tuple[Any, ...]:
+    values = msgspec.structs.asdict(record)
+    values["renditions"] = json.dumps([msgspec.structs.asdict(r) for r in record.renditions])
+    return tuple(values[c] for c in _COLUMNS)
+
+
+def _record(row: tuple[Any, ...]) -> CatalogRecord:
+    values = dict(zip(_COLUMNS, row))
+    renditions = values["renditions"]
+    if isinstance(renditions, str):
+        renditions = json.loads(renditions)
+    values["renditions"] = tuple(RenditionRecord(**r) for r in renditions)
+    return CatalogRecord(**values)
+
+
+class SqliteCatalog:
+    def __init__(self, path: str) -> None:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        self.path = path
+        with self._connect() as db:
+            db.execute(
+                POSTGRES_CATALOG_DDL.replace("JSONB", "TEXT").replace("DOUBLE PRECISION", "REAL")
+            )
+
+    def _connect(self) -> sqlite3.Connection:
+        return sqlite3.connect(self.path, timeout=30)
+
+    def upsert(self, record: CatalogRecord) -> None:
+        placeholders = ",".join("?" for _ in _COLUMNS)
+        updates = ",".join(f"{c}=excluded.{c}" for c in _COLUMNS[1:])
+        with self._connect() as db:
+            db.execute(
+                f"INSERT INTO catalog_titles ({','.join(_COLUMNS)}) "  # nosec B608 - fixed column names
+                f"VALUES ({placeholders}) "
+                f"ON CONFLICT(title_id) DO UPDATE SET {updates}",
+                _row(record),
+            )
+
+    def get(self, title_id: str) -> Optional[CatalogRecord]:
+        with self._connect() as db:
+            row = db.execute(
+                f"SELECT {','.join(_COLUMNS)} FROM catalog_titles WHERE title_id = ?",
+                (title_id,),  # nosec B608
+            ).fetchone()
+        return _record(row) if row else None
+
+    def all(self) -> list[CatalogRecord]:
+        with self._connect() as db:
+            rows = db.execute(
+                f"SELECT {','.join(_COLUMNS)} FROM catalog_titles ORDER BY title_id"
+            ).fetchall()  # nosec B608
+        return [_record(r) for r in rows]
+
+
+class PostgresCatalog:
+    def __init__(self, dsn: str) -> None:
+        from netflix_clone.platform.connections import connect_postgres
+
+        self.conn = connect_postgres(dsn)
+        self.conn.autocommit = True
+        with self.conn.cursor() as cur:
+            cur.execute(POSTGRES_CATALOG_DDL)
+
+    def upsert(self, record: CatalogRecord) -> None:
+        placeholders = ",".join("%s" for _ in _COLUMNS)
+        updates = ",".join(f"{c}=EXCLUDED.{c}" for c in _COLUMNS[1:])
+        with self.conn.cursor() as cur:
+            cur.execute(
+                f"INSERT INTO catalog_titles ({','.join(_COLUMNS)}) "  # nosec B608 - fixed column names
+                f"VALUES ({placeholders}) "
+                f"ON CONFLICT (title_id) DO UPDATE SET {updates}",
+                _row(record),
+            )
+
+    def get(self, title_id: str) -> Optional[CatalogRecord]:
+        with self.conn.cursor() as cur:
+            cur.execute(
+                f"SELECT {','.join(_COLUMNS)} FROM catalog_titles WHERE title_id = %s", (title_id,)
+            )  # nosec B608
+            row = cur.fetchone()
+        return _record(row) if row else None
+
+    def all(self) -> list[CatalogRecord]:
+        with self.conn.cursor() as cur:
+            cur.execute(
+                f"SELECT {','.join(_COLUMNS)} FROM catalog_titles ORDER BY title_id"
+            )  # nosec B608
+            return [_record(r) for r in cur.fetchall()]
+
+    def close(self) -> None:
+        self.conn.close()

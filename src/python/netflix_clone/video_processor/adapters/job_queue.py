@@ -1,0 +1,409 @@
+"""Job queues: SQLite for one machine (the default), PostgreSQL ``FOR UPDATE SKIP LOCKED`` for many.
+
+Workers claim a job with a lease and renew it while they work (heartbeat with progress). A worker
+that dies stops renewing; once the lease lapses the job is claimable again as a new attempt. Every
+write after the claim names the worker, so a worker that lost its lease cannot overwrite the state a
+newer attempt wrote.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from dataclasses import dataclass
+from typing import Any, Optional, Protocol
+
+from netflix_clone.video_processor.domain.jobs import JobOutcome
+
+__all__ = ["Job", "JobQueue", "PostgresJobQueue", "SqliteJobQueue", "open_queue"]
+
+_FIELDS = (
+    "id",
+    "title_id",
+    "name",
+    "input",
+    "settings",
+    "state",
+    "attempts",
+    "max_attempts",
+    "progress",
+    "stage",
+    "reason",
+    "result",
+    "worker",
+    "created_at",
+    "updated_at",
+)
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    title_id: str
+    name: str
+    input: str
+    settings: dict[str, Any]
+    state: str
+    attempts: int
+    max_attempts: int
+    progress: float
+    stage: Optional[str]
+    reason: Optional[str]
+    result: Optional[dict[str, Any]]
+    worker: Optional[str]
+    created_at: float
+    updated_at: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in _FIELDS}
+
+
+def _job(row: tuple[Any, ...]) -> Job:
+    values = dict(zip(_FIELDS, row))
+    for key in ("settings", "result"):
+        if isinstance(values[key], str):
+            values[key] = json.loads(values[key])
+    values["settings"] = values["settings"] or {}
+    return Job(**values)
+
+
+class JobQueue(Protocol):
+    def enqueue(
+        self,
+        title_id: str,
+        name: str,
+        input_path: str,
+        settings: dict[str, Any],
+        max_attempts: int = 3,
+    ) -> int:
+        ...
+
+    def claim(self, worker: str, lease_s: float) -> Optional[Job]:
+        ...
+
+    def heartbeat(
+        self, job_id: int, worker: str, progress: float, stage: str, lease_s: float
+    ) -> bool:
+        ...
+
+    def succeed(self, job_id: int, worker: str, result: dict[str, Any]) -> bool:
+        ...
+
+    def fail(self, job_id: int, worker: str, outcome: JobOutcome) -> bool:
+        ...
+
+    def get(self, job_id: int) -> Optional[Job]:
+        ...
+
+    def jobs(self, state: Optional[str] = None) -> list[Job]:
+        ...
+
+
+_SQLITE_DDL = """
+CREATE TABLE IF NOT EXISTS video_jobs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    title_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    input TEXT NOT NULL,
+    settings TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'queued',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    max_attempts INTEGER NOT NULL,
+    progress REAL NOT NULL DEFAULT 0,
+    stage TEXT,
+    reason TEXT,
+    result TEXT,
+    worker TEXT,
+    not_before REAL NOT NULL,
+    lease_until REAL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS video_jobs_claimable ON video_jobs (state, not_before);
+"""
+
+_EXPIRED_REASON = "worker stopped renewing its lease (crashed or killed)"
+
+
+class SqliteJobQueue:
+    def __init__(self, path: str) -> None:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        self.path = path
+        with self._connect() as db:
+            db.executescript(_SQLITE_DDL)
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        return db
+
+    def enqueue(
+        self,
+        title_id: str,
+        name: str,
+        input_path: str,
+        settings: dict[str, Any],
+        max_attempts: int = 3,
+    ) -> int:
+        now = time.time()
+        db = self._connect()
+        try:
+            cur = db.execute(
+                "INSERT INTO video_jobs (title_id, name, input, settings, max_attempts, not_before, "
+                "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (title_id, name, input_path, json.dumps(settings), max_attempts, now, now, now),
+            )
+            return int(cur.lastrowid or 0)
+        finally:
+            db.close()
+
+    def claim(self, worker: str, lease_s: float) -> Optional[Job]:
+        db = self._connect()
+        try:
+            while True:
+                now = time.time()
+                db.execute("BEGIN IMMEDIATE")  # one claimer at a time on this file
+                row = db.execute(
+                    "SELECT id, attempts, max_attempts, state FROM video_jobs "
+                    "WHERE (state = 'queued' AND not_before <= ?) OR (state = 'running' AND lease_until < ?) "
+                    "ORDER BY created_at, id LIMIT 1",
+                    (now, now),
+                ).fetchone()
+                if row is None:
+                    db.execute("COMMIT")
+                    return None
+                job_id, attempts, max_attempts, state = row
+                if state == "running" and attempts >= max_attempts:
+                    db.execute(
+                        "UPDATE video_jobs SET state='failed', reason=?, lease_until=NULL, updated_at=? WHERE id=?",
+                        (f"{_EXPIRED_REASON} (gave up after {attempts} attempts)", now, job_id),
+                    )
+                    db.execute("COMMIT")
+                    continue
+                db.execute(
+                    "UPDATE video_jobs SET state='running', attempts=attempts+1, worker=?, lease_until=?, "
+                    "progress=0, stage='claimed', updated_at=?, "
+                    "reason=CASE WHEN state='running' THEN ? ELSE reason END WHERE id=?",
+                    (worker, now + lease_s, now, _EXPIRED_REASON, job_id),
+                )
+                db.execute("COMMIT")
+                return self.get(job_id)
+        finally:
+            db.close()
+
+    def _owned_update(self, job_id: int, worker: str, sets: str, params: tuple[Any, ...]) -> bool:
+        db = self._connect()
+        try:
+            cur = db.execute(
+                # Only fixed fragments from this module are interpolated; values are bound.
+                f"UPDATE video_jobs SET {sets}, updated_at=? WHERE id=? AND worker=? AND state='running'",  # nosec B608
+                (*params, time.time(), job_id, worker),
+            )
+            return cur.rowcount == 1
+        finally:
+            db.close()
+
+    def heartbeat(
+        self, job_id: int, worker: str, progress: float, stage: str, lease_s: float
+    ) -> bool:
+        return self._owned_update(
+            job_id,
+            worker,
+            "progress=?, stage=?, lease_until=?",
+            (progress, stage, time.time() + lease_s),
+        )
+
+    def succeed(self, job_id: int, worker: str, result: dict[str, Any]) -> bool:
+        return self._owned_update(
+            job_id,
+            worker,
+            "state='succeeded', progress=1, stage='done', reason=NULL, lease_until=NULL, result=?",
+            (json.dumps(result),),
+        )
+
+    def fail(self, job_id: int, worker: str, outcome: JobOutcome) -> bool:
+        return self._owned_update(
+            job_id,
+            worker,
+            "state=?, reason=?, lease_until=NULL, not_before=?",
+            (outcome.state, outcome.reason, time.time() + (outcome.retry_in_s or 0.0)),
+        )
+
+    def get(self, job_id: int) -> Optional[Job]:
+        db = self._connect()
+        try:
+            row = db.execute(
+                f"SELECT {','.join(_FIELDS)} FROM video_jobs WHERE id=?", (job_id,)
+            ).fetchone()  # nosec B608
+        finally:
+            db.close()
+        return _job(row) if row else None
+
+    def jobs(self, state: Optional[str] = None) -> list[Job]:
+        db = self._connect()
+        try:
+            sql = f"SELECT {','.join(_FIELDS)} FROM video_jobs"  # nosec B608 - fixed column names
+            rows = (
+                db.execute(sql + " WHERE state=? ORDER BY id", (state,)).fetchall()
+                if state
+                else db.execute(sql + " ORDER BY id").fetchall()
+            )
+        finally:
+            db.close()
+        return [_job(r) for r in rows]
+
+
+_PG_DDL = """
+CREATE TABLE IF NOT EXISTS video_jobs (
+    id BIGSERIAL PRIMARY KEY,
+    title_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    input TEXT NOT NULL,
+    settings JSONB NOT NULL,
+    state TEXT NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'running', 'succeeded', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    max_attempts INTEGER NOT NULL,
+    progress DOUBLE PRECISION NOT NULL DEFAULT 0,
+    stage TEXT,
+    reason TEXT,
+    result JSONB,
+    worker TEXT,
+    not_before DOUBLE PRECISION NOT NULL,
+    lease_until DOUBLE PRECISION,
+    created_at DOUBLE PRECISION NOT NULL,
+    updated_at DOUBLE PRECISION NOT NULL
+);
+CREATE INDEX IF NOT EXISTS video_jobs_claimable ON video_jobs (state, not_before);
+"""
+
+_PG_NOW = (
+    "extract(epoch from clock_timestamp())"  # the database's clock, shared by every worker host
+)
+
+
+class PostgresJobQueue:
+    def __init__(self, dsn: str) -> None:
+        from netflix_clone.platform.connections import connect_postgres
+
+        self.conn = connect_postgres(dsn, application_name="video-processor")
+        self.conn.autocommit = True
+        with self.conn.cursor() as cur:
+            cur.execute(_PG_DDL)
+
+    def enqueue(
+        self,
+        title_id: str,
+        name: str,
+        input_path: str,
+        settings: dict[str, Any],
+        max_attempts: int = 3,
+    ) -> int:
+        with self.conn.cursor() as cur:
+            cur.execute(
+                "INSERT INTO video_jobs (title_id, name, input, settings, max_attempts, "  # nosec B608
+                f"not_before, created_at, updated_at) VALUES (%s, %s, %s, %s, %s, {_PG_NOW}, {_PG_NOW}, {_PG_NOW}) "
+                "RETURNING id",
+                (title_id, name, input_path, json.dumps(settings), max_attempts),
+            )
+            row = cur.fetchone()
+        return int(row[0]) if row else 0
+
+    def claim(self, worker: str, lease_s: float) -> Optional[Job]:
+        while True:
+            claimed: Optional[int] = None
+            self.conn.autocommit = False
+            try:
+                with self.conn:  # one transaction: the row stays locked from SELECT to UPDATE
+                    with self.conn.cursor() as cur:
+                        cur.execute(
+                            "SELECT id, attempts, max_attempts, state FROM video_jobs "  # nosec B608
+                            f"WHERE (state = 'queued' AND not_before <= {_PG_NOW}) "
+                            f"   OR (state = 'running' AND lease_until < {_PG_NOW}) "
+                            "ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED"
+                        )
+                        row = cur.fetchone()
+                        if row is None:
+                            return None
+                        job_id, attempts, max_attempts, state = row
+                        if state == "running" and attempts >= max_attempts:
+                            cur.execute(
+                                f"UPDATE video_jobs SET state='failed', reason=%s, lease_until=NULL, "  # nosec B608
+                                f"updated_at={_PG_NOW} WHERE id=%s",
+                                (f"{_EXPIRED_REASON} (gave up after {attempts} attempts)", job_id),
+                            )
+                        else:
+                            cur.execute(
+                                "UPDATE video_jobs SET state='running', attempts=attempts+1, worker=%s, "  # nosec B608
+                                f"lease_until={_PG_NOW} + %s, progress=0, stage='claimed', updated_at={_PG_NOW}, "
+                                "reason=CASE WHEN state='running' THEN %s ELSE reason END WHERE id=%s",
+                                (worker, lease_s, _EXPIRED_REASON, job_id),
+                            )
+                            claimed = job_id
+            finally:
+                self.conn.autocommit = True
+            if claimed is not None:
+                return self.get(claimed)
+
+    def _owned_update(self, job_id: int, worker: str, sets: str, params: tuple[Any, ...]) -> bool:
+        with self.conn.cursor() as cur:
+            cur.execute(
+                f"UPDATE video_jobs SET {sets}, updated_at={_PG_NOW} "  # nosec B608
+                "WHERE id=%s AND worker=%s AND state='running'",
+                (*params, job_id, worker),
+            )
+            return bool(cur.rowcount == 1)
+
+    def heartbeat(
+        self, job_id: int, worker: str, progress: float, stage: str, lease_s: float
+    ) -> bool:
+        return self._owned_update(
+            job_id,
+            worker,
+            f"progress=%s, stage=%s, lease_until={_PG_NOW} + %s",
+            (progress, stage, lease_s),
+        )
+
+    def succeed(self, job_id: int, worker: str, result: dict[str, Any]) -> bool:
+        return self._owned_update(
+            job_id,
+            worker,
+            "state='succeeded', progress=1, stage='done', reason=NULL, lease_until=NULL, result=%s",
+            (json.dumps(result),),
+        )
+
+    def fail(self, job_id: int, worker: str, outcome: JobOutcome) -> bool:
+        return self._owned_update(
+            job_id,
+            worker,
+            f"state=%s, reason=%s, lease_until=NULL, not_before={_PG_NOW} + %s",
+            (outcome.state, outcome.reason, outcome.retry_in_s or 0.0),
+        )
+
+    def get(self, job_id: int) -> Optional[Job]:
+        with self.conn.cursor() as cur:
+            cur.execute(
+                f"SELECT {','.join(_FIELDS)} FROM video_jobs WHERE id=%s", (job_id,)
+            )  # nosec B608
+            row = cur.fetchone()
+        return _job(row) if row else None
+
+    def jobs(self, state: Optional[str] = None) -> list[Job]:
+        sql = f"SELECT {','.join(_FIELDS)} FROM video_jobs"  # nosec B608 - fixed column names
+        with self.conn.cursor() as cur:
+            if state:
+                cur.execute(sql + " WHERE state=%s ORDER BY id", (state,))
+            else:
+                cur.execute(sql + " ORDER BY id")
+            return [_job(r) for r in cur.fetchall()]
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def open_queue(spec: str) -> Any:
+    """``postgresql://...`` / a libpq DSN -> PostgreSQL; anything else is a SQLite file path."""
+    if spec.startswith(("postgres://", "postgresql://")) or ("dbname=" in spec and "host=" in spec):
+        return PostgresJobQueue(spec)
+    return SqliteJobQueue(spec)

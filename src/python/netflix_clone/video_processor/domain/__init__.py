@@ -1,0 +1,1 @@
+"""Pure rules of video processing: validation, ladders, per-title hull, playlists, thumbnails, jobs."""

@@ -1,0 +1,406 @@
+"""One video job end to end: hash, probe, plan, encode, measure, score, thumbnail, publish, catalog.
+
+The job key is derived from the input's bytes and every setting that changes the output, so the same
+job always writes the same names; a job whose manifest is already published is not redone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any, Optional
+
+from netflix_clone.contracts.catalog import CatalogRecord, RenditionRecord
+from netflix_clone.video_processor.adapters.encode import EncodeOptions, encode_ladder
+from netflix_clone.video_processor.adapters.probe import probe
+from netflix_clone.video_processor.adapters.publish import MANIFEST, Publisher
+from netflix_clone.video_processor.adapters.quality import score_rendition
+from netflix_clone.video_processor.adapters.thumbnails import ThumbnailOptions, make_thumbnails
+from netflix_clone.video_processor.adapters.trials import TrialOptions, run_trials
+from netflix_clone.video_processor.domain.jobs import job_key
+from netflix_clone.video_processor.domain.ladder import (
+    AUDIO_CODECS_TAG,
+    Rung,
+    default_ladder,
+    rung_frame_rate,
+)
+from netflix_clone.video_processor.domain.media import MediaInfo, MediaLimits, validate
+from netflix_clone.video_processor.domain.per_title import PerTitleLimits, select_rungs
+from netflix_clone.video_processor.domain.playlists import (
+    AudioRendition,
+    Variant,
+    measure_bandwidth,
+    parse_media_playlist,
+    render_master,
+)
+
+__all__ = ["ProcessConfig", "Progress", "file_sha256", "plan_ladder", "process_video"]
+
+Progress = Callable[[str, float], None]
+
+# Share of the job's progress bar each stage takes (per-title planning only when enabled).
+_WEIGHTS = {
+    "hash": 0.02,
+    "probe": 0.02,
+    "plan": 0.20,
+    "encode": 0.50,
+    "quality": 0.15,
+    "thumbnails": 0.05,
+    "publish": 0.06,
+}
+
+
+@dataclass(frozen=True)
+class ProcessConfig:
+    codec: str = "h264"
+    mode: str = "default"  # default | per-title
+    max_rungs: Optional[int] = None
+    encode: EncodeOptions = field(default_factory=EncodeOptions)
+    limits: MediaLimits = field(default_factory=MediaLimits)
+    per_title: PerTitleLimits = field(default_factory=PerTitleLimits)
+    trials: TrialOptions = field(default_factory=TrialOptions)
+    thumbnails: ThumbnailOptions = field(default_factory=ThumbnailOptions)
+    quality_subsample: int = 5
+    timeout_s: Optional[float] = None  # per ffmpeg step
+
+    def output_settings(self) -> dict[str, Any]:
+        """Every setting that changes the published bytes (and so the job key)."""
+        settings: dict[str, Any] = {
+            "codec": self.codec,
+            "mode": self.mode,
+            "max_rungs": self.max_rungs,
+            "encode": self.encode.as_dict(),
+            "thumbnails": asdict(self.thumbnails),
+            "quality_subsample": self.quality_subsample,
+            "layout": 1,
+        }
+        if self.mode == "per-title":
+            settings["per_title"] = asdict(self.per_title)
+            settings["trials"] = asdict(self.trials)
+        return settings
+
+
+def file_sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class _Stages:
+    def __init__(self, progress: Optional[Progress], per_title: bool) -> None:
+        self.progress = progress
+        weights = dict(_WEIGHTS)
+        if not per_title:
+            weights["plan"] = 0.0
+        total = sum(weights.values())
+        self.offsets: dict[str, tuple[float, float]] = {}
+        at = 0.0
+        for stage, weight in weights.items():
+            self.offsets[stage] = (at, weight / total)
+            at += weight / total
+        self.timings: dict[str, float] = {}
+        self._stage_started = time.perf_counter()
+
+    def start(self, stage: str) -> Callable[[float], None]:
+        self._stage_started = time.perf_counter()
+        offset, weight = self.offsets[stage]
+        if weight == 0.0:
+            return lambda fraction: None
+
+        def report(fraction: float) -> None:
+            if self.progress is not None:
+                self.progress(stage, min(1.0, offset + weight * max(0.0, min(1.0, fraction))))
+
+        report(0.0)
+        return report
+
+    def finish(self, stage: str) -> None:
+        self.timings[stage] = round(time.perf_counter() - self._stage_started, 3)
+
+
+def plan_ladder(
+    source: str,
+    info: MediaInfo,
+    config: ProcessConfig,
+    work_dir: str,
+    report: Optional[Callable[[float], None]] = None,
+    stop: Optional[threading.Event] = None,
+) -> tuple[list[Rung], dict[str, Any]]:
+    assert info.video is not None  # nosec B101 - validate() guarantees a video stream
+    width, height = info.video.display_size
+    ladder = default_ladder(
+        width, height, info.video.frame_rate, config.codec, config.max_rungs, peak_ratio=1.5
+    )
+    if config.mode != "per-title":
+        return ladder, {
+            "mode": "default",
+            "method": "Apple HLS authoring table fitted to the source",
+        }
+    resolutions = sorted(
+        {
+            (r.width, r.height)
+            for r in default_ladder(width, height, info.video.frame_rate, config.codec)
+        },
+        key=lambda wh: wh[0] * wh[1],
+    )
+    points = run_trials(
+        source,
+        info,
+        resolutions,
+        config.codec,
+        os.path.join(work_dir, "trials"),
+        config.trials,
+        report,
+        stop,
+    )
+    limits = config.per_title
+    if config.max_rungs is not None:
+        limits = PerTitleLimits(
+            **{
+                **asdict(limits),
+                "max_rungs": config.max_rungs,
+                "min_rungs": min(limits.min_rungs, config.max_rungs),
+            }
+        )
+    fps_for = {res: rung_frame_rate(info.video.frame_rate, min(res)) for res in resolutions}
+    rungs, hull = select_rungs(
+        points, limits, info.video.frame_rate, config.codec, frame_rate_for=fps_for
+    )
+    return rungs, {
+        "mode": "per-title",
+        "method": "trial encodes -> rate-quality convex hull -> rungs evenly spaced in VMAF",
+        "trials": [p.as_dict() for p in points],
+        "hull": [p.as_dict() for p in hull],
+        "limits": asdict(limits),
+    }
+
+
+def _sizes(directory: str) -> dict[str, int]:
+    return {name: os.path.getsize(os.path.join(directory, name)) for name in os.listdir(directory)}
+
+
+def process_video(
+    source: str,
+    title_id: str,
+    name: str,
+    config: ProcessConfig,
+    publisher: Publisher,
+    catalog: Any = None,
+    progress: Optional[Progress] = None,
+    stop: Optional[threading.Event] = None,
+    force: bool = False,
+) -> dict[str, Any]:
+    started = time.perf_counter()
+    stages = _Stages(progress, config.mode == "per-title")
+
+    stages.start("hash")
+    digest = file_sha256(source) if os.path.exists(source) else "missing"
+    stages.finish("hash")
+
+    stages.start("probe")
+    info = probe(source)
+    validate(info, config.limits)
+    stages.finish("probe")
+    assert info.video is not None  # nosec B101 - validate() guarantees a video stream
+
+    key = job_key(digest, config.output_settings())
+    prefix = f"titles/{title_id}/{key}"
+    existing = None if force else publisher.published_manifest(prefix)
+    if existing is not None:
+        report = dict(existing["report"])
+        report["reused"] = True
+        report["seconds"] = round(time.perf_counter() - started, 3)
+        if catalog is not None:
+            catalog.upsert(_catalog_record(report, publisher.location(prefix)))
+        return report
+
+    staged = publisher.staging_dir(prefix)
+    try:
+        report = _produce(source, title_id, name, config, info, digest, key, staged, stages, stop)
+        report["location"] = publisher.location(prefix)
+        with open(os.path.join(staged, MANIFEST), "w", encoding="utf-8") as handle:
+            json.dump({"job_key": key, "report": report}, handle, indent=2)
+        publish_report = stages.start("publish")
+        location = publisher.publish(staged, prefix)
+        publish_report(1.0)
+        stages.finish("publish")
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
+    report["location"] = location
+    report["timings_s"] = dict(stages.timings)
+    report["seconds"] = round(time.perf_counter() - started, 3)
+    report["reused"] = False
+    if catalog is not None:
+        catalog.upsert(_catalog_record(report, location))
+    return report
+
+
+def _produce(
+    source: str,
+    title_id: str,
+    name: str,
+    config: ProcessConfig,
+    info: MediaInfo,
+    digest: str,
+    key: str,
+    staged: str,
+    stages: _Stages,
+    stop: Optional[threading.Event],
+) -> dict[str, Any]:
+    assert info.video is not None  # nosec B101
+    plan_report = stages.start("plan")
+    scratch = os.path.join(staged, ".work")
+    rungs, plan = plan_ladder(source, info, config, scratch, plan_report, stop)
+    stages.finish("plan")
+
+    encode_report = stages.start("encode")
+    run = encode_ladder(
+        source, info, rungs, staged, config.encode, encode_report, config.timeout_s, stop
+    )
+    stages.finish("encode")
+    encode = {
+        "wall_s": round(run.seconds, 3),
+        "cpu_s": round(run.cpu_seconds, 3),
+        "speed_x_realtime": round(info.duration_s / run.seconds, 3) if run.seconds > 0 else None,
+    }
+
+    fmp4 = config.encode.effective_format(config.codec) == "fmp4"
+    audio: Optional[AudioRendition] = None
+    if info.audio:
+        audio_dir = os.path.join(staged, "audio")
+        playlist = parse_media_playlist(
+            open(os.path.join(audio_dir, "index.m3u8"), encoding="utf-8").read()
+        )
+        init = os.path.getsize(os.path.join(audio_dir, playlist.map_uri)) if playlist.map_uri else 0
+        peak, average = measure_bandwidth(playlist, _sizes(audio_dir), init)
+        audio = AudioRendition(
+            "audio/index.m3u8", language=info.audio[0].language, peak_bps=peak, average_bps=average
+        )
+
+    width, height = info.video.display_size
+    quality_report = stages.start("quality")
+    variants: list[Variant] = []
+    renditions: list[dict[str, Any]] = []
+    for i, rung in enumerate(rungs):
+        directory = os.path.join(staged, rung.name)
+        playlist = parse_media_playlist(
+            open(os.path.join(directory, "index.m3u8"), encoding="utf-8").read()
+        )
+        init = os.path.getsize(os.path.join(directory, playlist.map_uri)) if playlist.map_uri else 0
+        peak, average = measure_bandwidth(playlist, _sizes(directory), init)
+        codecs = rung.codecs_tag + (f",{AUDIO_CODECS_TAG}" if audio else "")
+        variants.append(
+            Variant(
+                f"{rung.name}/index.m3u8",
+                peak,
+                average,
+                rung.width,
+                rung.height,
+                rung.frame_rate,
+                codecs,
+                audio.group_id if audio else None,
+            )
+        )
+        score = score_rendition(
+            os.path.join(directory, "index.m3u8"),
+            source,
+            width,
+            height,
+            info.video.frame_rate,
+            distorted_fps=rung.frame_rate,
+            subsample=config.quality_subsample,
+        )
+        quality_report((i + 1) / len(rungs))
+        renditions.append(
+            {
+                **rung.as_dict(),
+                "codecs": codecs,
+                "playlist": f"{rung.name}/index.m3u8",
+                "segments": len(playlist.segments),
+                "bandwidth": peak + (audio.peak_bps if audio else 0),
+                "average_bandwidth": average + (audio.average_bps if audio else 0),
+                "video_average_kbps": round(average / 1000, 1),
+                "quality": score.as_dict(),
+            }
+        )
+    stages.finish("quality")
+    with open(os.path.join(staged, "master.m3u8"), "w", encoding="utf-8") as handle:
+        handle.write(render_master(variants, audio, fmp4))
+
+    thumbs_report = stages.start("thumbnails")
+    thumbs = make_thumbnails(source, info.duration_s, staged, config.thumbnails)
+    thumbs_report(1.0)
+    stages.finish("thumbnails")
+    shutil.rmtree(scratch, ignore_errors=True)
+
+    report: dict[str, Any] = {
+        "schema_version": 1,
+        "job_key": key,
+        "title_id": title_id,
+        "name": name,
+        "input": {**info.as_dict(), "sha256": digest},
+        "settings": config.output_settings(),
+        "ladder": plan,
+        "master_playlist": "master.m3u8",
+        "audio": None
+        if audio is None
+        else {"playlist": audio.uri, "peak_bps": audio.peak_bps, "average_bps": audio.average_bps},
+        "renditions": renditions,
+        "encode": encode,
+        "thumbnails": thumbs.as_dict(staged),
+    }
+    with open(os.path.join(staged, "quality.json"), "w", encoding="utf-8") as handle:
+        json.dump(
+            {
+                "job_key": key,
+                "title_id": title_id,
+                "metric": "vmaf_v0.6.1",
+                "subsample": config.quality_subsample,
+                "renditions": [{"name": r["name"], **r["quality"]} for r in renditions],
+            },
+            handle,
+            indent=2,
+        )
+    return report
+
+
+def _catalog_record(report: dict[str, Any], location: str) -> CatalogRecord:
+    video = report["input"]["video"]
+    return CatalogRecord(
+        title_id=report["title_id"],
+        name=report["name"],
+        duration_s=float(report["input"]["duration_s"]),
+        location=location,
+        master_playlist=report["master_playlist"],
+        poster=report["thumbnails"]["poster"],
+        thumbnails_vtt=report["thumbnails"]["vtt"],
+        job_key=report["job_key"],
+        renditions=tuple(
+            RenditionRecord(
+                name=r["name"],
+                width=r["width"],
+                height=r["height"],
+                frame_rate=r["frame_rate"],
+                codecs=r["codecs"],
+                bandwidth=r["bandwidth"],
+                average_bandwidth=r["average_bandwidth"],
+                playlist=r["playlist"],
+                vmaf=r["quality"]["vmaf"],
+                psnr_y_db=r["quality"]["psnr_y_db"],
+                ssim=r["quality"]["ssim"],
+            )
+            for r in report["renditions"]
+        ),
+        published_at=time.time(),
+        width=int(video["width"]),
+        height=int(video["height"]),
+    )
