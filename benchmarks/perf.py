@@ -17,6 +17,7 @@ import harness  # noqa: F401  # pylint: disable=unused-import  (first: pins BLAS
 import argparse  # noqa: E402
 import contextlib  # noqa: E402
 import json  # noqa: E402
+import math  # noqa: E402
 import sys  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -99,7 +100,7 @@ def verdict_table(
             t["metric"],
             f"{v.base_median:.6g}",
             f"{v.new_median:.6g}",
-            f"{v.change:+.1%}" if v.change == v.change else "—",
+            f"{v.change:+.1%}" if not math.isnan(v.change) else "—",
             f"{v.p_value:.2g}",
             v.verdict,
         ]

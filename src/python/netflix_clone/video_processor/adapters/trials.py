@@ -26,7 +26,7 @@ __all__ = ["TrialOptions", "run_trials"]
 class TrialOptions:
     samples: int = 3
     sample_s: float = 2.0
-    crfs: tuple[int, ...] = (23, 29, 35)
+    crfs: tuple[int, ...] = (18, 24, 30, 36)
     preset: str = "veryfast"
     vmaf_subsample: int = 2
 
