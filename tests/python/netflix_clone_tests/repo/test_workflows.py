@@ -139,3 +139,49 @@ def test_performance_workflow_schedule_dispatch_and_steps() -> None:
     ):
         assert command in runs
     assert "git push -f origin HEAD:perf-history" in runs
+
+
+def test_deploy_workflow_packages_once_then_staging_then_production() -> None:
+    workflow = _load(Path(".github/workflows/deploy.yml"))
+    triggers = _triggers(workflow)
+    assert triggers["push"]["tags"] == ["v*"]
+    inputs = triggers["workflow_dispatch"]["inputs"]
+    assert inputs["environment"]["type"] == "choice" and inputs["environment"]["options"] == [
+        "staging",
+        "production",
+    ]
+    assert set(inputs["strategy"]["options"]) == {"canary", "linear", "all-at-once"}
+    jobs = workflow["jobs"]
+    assert jobs["staging"]["needs"] == "package" and jobs["production"]["needs"] == "staging"
+    assert workflow["concurrency"]["cancel-in-progress"] is False
+    packaging = [c for c in _run_commands(workflow) if "./pants" in c]
+    assert packaging == ["./pants package src/python/netflix_clone/deploy:deploy"]  # packaged once
+    assert 'name="deploy"' in Path("src/python/netflix_clone/deploy/BUILD").read_text(
+        encoding="utf-8"
+    )
+    upload = next(
+        s
+        for s in jobs["package"]["steps"]
+        if s.get("uses", "").startswith("actions/upload-artifact")
+    )
+    assert upload["with"]["path"] == "dist/src.python.netflix_clone.deploy/deploy.pex"
+    text = Path(".github/workflows/deploy.yml").read_text(encoding="utf-8")
+    for secret in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "LB_LISTENER_ARN",
+        "BLUE_TARGET_GROUP_ARN",
+        "GREEN_TARGET_GROUP_ARN",
+        "CLOUDFRONT_DISTRIBUTION_ID",
+        "GRAFANA_API_KEY",
+        "SLACK_WEBHOOK",
+    ):
+        assert f"secrets.{secret}" in text, secret
+    for cluster in ("netflix-clone-staging", "netflix-clone-production"):
+        assert cluster in text
+    runs = {name: " ".join(s.get("run", "") for s in job["steps"]) for name, job in jobs.items()}
+    assert "deploy.pex staging" in runs["staging"]
+    assert "deploy.pex production --dry-run" in runs["production"]
+    assert "deploy.pex rollback" in runs["rollback"]
+    for service in ("analytics-consumer", "recommendation-service", "video-processor"):
+        assert service in jobs["staging"]["strategy"]["matrix"]["service"]

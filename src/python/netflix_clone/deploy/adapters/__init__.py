@@ -1,0 +1,1 @@
+"""AWS, Slack, Grafana and HTTP edges of the deploy tooling."""

@@ -1,0 +1,1 @@
+"""Pure deploy logic: traffic plans, canary analysis, deploy state."""

@@ -1,0 +1,340 @@
+"""Production blue-green deploys against moto (server mode) with scripted ECS progress and metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from netflix_clone.deploy import cli as deploy_cli
+from netflix_clone.deploy.adapters.coordination import DeployCoordinator, LockHeld
+from netflix_clone.deploy.adapters.gateway import Boto3Gateway
+from netflix_clone.deploy.adapters.notify import GrafanaClient, SlackNotifier
+from netflix_clone.deploy.domain.analysis import AnalysisConfig, WindowMetrics
+from netflix_clone.deploy.domain.strategies import plan_steps
+from netflix_clone.deploy.orchestrator import (
+    DeployFailed,
+    Deployer,
+    PostDeploy,
+    ProductionSettings,
+    ProductionTarget,
+)
+from netflix_clone.deploy.reports import render_human, write_reports
+from netflix_clone_testing.deploy_world import (
+    FakeClock,
+    ScriptedGateway,
+    SimulatedCrash,
+    World,
+    build_world,
+    healthy_metrics,
+)
+from netflix_clone_testing.http_fakes import FakeHttp, fake_http
+
+SETTINGS = ProductionSettings(
+    steps=tuple(plan_steps("canary", canary_percent=10, canary_hold_s=300)),
+    analysis=AnalysisConfig(min_requests=100),
+    bake_s=300,
+    poll_s=5,
+    rollout_timeout_s=600,
+)
+
+
+@pytest.fixture()
+def http() -> Iterator[FakeHttp]:
+    with fake_http() as server:
+        server.respond("POST", "/slack", (200, "ok"))
+        server.respond("GET", "/healthz", (200, {"status": "ok"}))
+        server.respond("GET", "/readyz", (200, {"status": "ready"}))
+        yield server
+
+
+@dataclass
+class Rig:
+    world: World
+    gateway: ScriptedGateway
+    clock: FakeClock
+    coordinator: DeployCoordinator
+    deployer: Deployer
+    target: ProductionTarget
+    http: FakeHttp
+
+    def weights(self) -> dict[str, int]:
+        raw = self.gateway.real.listener_weights(self.world.listener_arn)
+        return {self.world.color_of(k): v for k, v in raw.items()}
+
+    def desired(self, color: str) -> int:
+        return self.gateway.real.service_status(
+            self.world.cluster, f"{self.world.service}-{color}"
+        ).desired
+
+    def task_definition(self, color: str) -> str:
+        status = self.gateway.real.service_status(
+            self.world.cluster, f"{self.world.service}-{color}"
+        )
+        assert status.task_definition is not None
+        return status.task_definition
+
+    def slack_texts(self) -> list[str]:
+        return [c.body["text"] for c in self.http.calls("POST", "/slack")]
+
+    def another_deployer(self, owner: str) -> Deployer:
+        return Deployer(
+            self.gateway,
+            self.coordinator,
+            self.clock,
+            SlackNotifier(self.http.url + "/slack", sleep=self.clock.sleep),
+            owner=owner,
+        )
+
+
+@pytest.fixture()
+def rig(aws_endpoint: str, http: FakeHttp) -> Rig:
+    world = build_world(aws_endpoint)
+    clock = FakeClock()
+    gateway = ScriptedGateway(Boto3Gateway("us-east-1"), world)
+    coordinator = DeployCoordinator(
+        world.table, boto3.client("dynamodb", region_name="us-east-1"), clock=clock.now
+    )
+    coordinator.ensure_table()
+    slack = SlackNotifier(http.url + "/slack", sleep=clock.sleep)
+    deployer = Deployer(gateway, coordinator, clock, slack, owner="ci-run-1")
+    target = ProductionTarget(
+        world.cluster, world.service, world.listener_arn, world.blue_tg, world.green_tg
+    )
+    return Rig(world, gateway, clock, coordinator, deployer, target, http)
+
+
+def _settings(rig: Rig, **overrides: Any) -> ProductionSettings:
+    return replace(SETTINGS, green_test_url=rig.http.url, **overrides)
+
+
+def test_happy_path_canary(rig: Rig) -> None:
+    state = rig.deployer.production(rig.target, rig.world.image, _settings(rig))
+    assert state.phase == "succeeded" and state.reason is None
+    assert state.previous_task_definition and state.new_task_definition
+    assert state.image.split("@")[1].startswith("sha256:")  # pinned by digest, not by tag
+    assert rig.weights() == {"blue": 0, "green": 100}
+    assert rig.desired("green") == 2 and rig.desired("blue") == 0  # blue retired...
+    td = boto3.client("ecs", region_name="us-east-1").describe_task_definition(
+        taskDefinition=state.previous_task_definition
+    )
+    assert td["taskDefinition"]["status"] == "ACTIVE"  # ...but its revision kept for rollback
+    new_td = boto3.client("ecs", region_name="us-east-1").describe_task_definition(
+        taskDefinition=state.new_task_definition
+    )
+    assert new_td["taskDefinition"]["containerDefinitions"][0]["image"] == state.image
+    shifts = [c[1] for c in rig.gateway.calls if c[0] == "set_weights"]
+    assert shifts == [{"blue": 90, "green": 10}, {"blue": 0, "green": 100}]
+    assert [v["result"] for v in state.verdicts if "result" in v] == ["pass", "pass"]
+    assert [c.path for c in rig.http.requests if c.method == "GET"] == ["/healthz", "/readyz"]
+    assert "started" in rig.slack_texts()[0] and "succeeded" in rig.slack_texts()[-1]
+    assert (
+        rig.coordinator.holder(rig.coordinator.key("production", rig.world.service)) is None
+    )  # lock released
+
+
+def test_5xx_spike_at_the_10_percent_step_rolls_back(rig: Rig) -> None:
+    base = healthy_metrics()
+
+    def spiky(color: str, green_weight: int) -> WindowMetrics:
+        m = base(color, green_weight)
+        return replace(m, errors_5xx=int(m.requests * 0.08)) if color == "green" else m
+
+    rig.gateway.metrics = spiky
+    with pytest.raises(DeployFailed) as caught:
+        rig.deployer.production(rig.target, rig.world.image, _settings(rig))
+    reason = caught.value.reason
+    assert "analysis at 10% green: fail" in reason and "5xx rate 8.00% on green" in reason
+    assert rig.weights() == {"blue": 100, "green": 0}
+    assert rig.desired("green") == 0 and rig.desired("blue") == 2
+    shifts = [c for c in rig.gateway.calls if c[0] in ("set_weights", "update_service")]
+    # Traffic back to blue strictly before green is scaled down.
+    assert shifts[-2] == ("set_weights", {"blue": 100, "green": 0})
+    assert shifts[-1][0] == "update_service" and shifts[-1][1][2] == 0
+    state = caught.value.state
+    assert state is not None and state.phase == "rolled_back" and state.reason == reason
+    assert reason in rig.slack_texts()[-1]
+
+
+def test_latency_regression_rolls_back(rig: Rig) -> None:
+    base = healthy_metrics()
+
+    def slow(color: str, green_weight: int) -> WindowMetrics:
+        m = base(color, green_weight)
+        return replace(m, p99_ms=tuple(v * 2.5 for v in m.p99_ms)) if color == "green" else m
+
+    rig.gateway.metrics = slow
+    with pytest.raises(
+        DeployFailed, match=r"p99 \d+ ms on green vs \d+ ms on blue .*Mann-Whitney p="
+    ):
+        rig.deployer.production(rig.target, rig.world.image, _settings(rig))
+    assert rig.weights() == {"blue": 100, "green": 0}
+
+
+def test_unhealthy_green_never_gets_traffic(rig: Rig) -> None:
+    rig.gateway.health["green"] = ["unhealthy"]
+    with pytest.raises(
+        DeployFailed, match=r"not stable after 600 s: .*targets \['unhealthy', 'unhealthy'\]"
+    ):
+        rig.deployer.production(rig.target, rig.world.image, _settings(rig))
+    assert not [c for c in rig.gateway.calls if c[0] == "set_weights" and c[1]["green"] > 0]
+    assert rig.desired("green") == 0 and rig.weights() == {"blue": 100, "green": 0}
+
+
+def test_ecs_circuit_breaker_rollback_is_a_failure_with_its_reason(rig: Rig) -> None:
+    service = f"{rig.world.service}-green"
+    rig.gateway.rollout[service] = ["IN_PROGRESS", "ROLLED_BACK"]
+    rig.gateway.rollout_reason[service] = "ECS deployment circuit breaker: tasks failed to start."
+    with pytest.raises(DeployFailed, match="circuit breaker.*tasks failed to start"):
+        rig.deployer.production(rig.target, rig.world.image, _settings(rig))
+    assert rig.weights() == {"blue": 100, "green": 0}
+
+
+def test_no_data_is_never_a_pass(rig: Rig) -> None:
+    base = healthy_metrics()
+    rig.gateway.metrics = (
+        lambda color, w: WindowMetrics(0, 0, ()) if color == "green" else base(color, w)
+    )
+    with pytest.raises(DeployFailed, match=r"nodata: no data: green served 0 requests"):
+        rig.deployer.production(rig.target, rig.world.image, _settings(rig))
+    recorded = rig.coordinator.load(rig.coordinator.key("production", rig.world.service))
+    assert recorded is not None
+    analyses = [v for v in recorded.verdicts if "result" in v]
+    assert [v["result"] for v in analyses] == ["nodata"] * 3  # the window was extended twice first
+    assert rig.weights() == {"blue": 100, "green": 0}
+
+
+def test_lock_held_by_another_run(rig: Rig) -> None:
+    key = rig.coordinator.key("production", rig.world.service)
+    rig.coordinator.acquire(key, "someone-else", 600)
+    with pytest.raises(LockHeld, match="held by someone-else for another 600 s"):
+        rig.deployer.production(rig.target, rig.world.image, _settings(rig))
+    assert not [
+        c for c in rig.gateway.calls if c[0] in ("set_weights", "update_service")
+    ]  # nothing touched
+    rig.clock.sleep(601)  # the other run died; its lease expires
+    assert rig.deployer.production(rig.target, rig.world.image, _settings(rig)).phase == "succeeded"
+
+
+def test_interrupted_deploy_is_resumed(rig: Rig) -> None:
+    settings = _settings(rig, steps=tuple(plan_steps("custom", step_s=60, custom=[10, 50, 100])))
+    rig.gateway.crash_on_weight = 50
+    with pytest.raises(SimulatedCrash):
+        rig.deployer.production(rig.target, rig.world.image, settings)
+    assert rig.weights() == {"blue": 50, "green": 50}  # left mid-shift, lock still held
+    successor = rig.another_deployer("ci-run-2")
+    with pytest.raises(
+        DeployFailed, match="interrupted at shifting; run `deploy production --resume`"
+    ):
+        rig.clock.sleep(3601)
+        successor.production(rig.target, rig.world.image, settings)
+    state = successor.production(rig.target, rig.world.image, settings, resume=True)
+    assert state.phase == "succeeded" and rig.weights() == {"blue": 0, "green": 100}
+    assert any("resumed by ci-run-2 at phase shifting, step 1" in e.message for e in state.events)
+    shifts = [c[1]["green"] for c in rig.gateway.calls if c[0] == "set_weights"]
+    assert shifts == [10, 50, 50, 100]  # step 2 re-applied once, nothing redone before it
+    assert rig.desired("blue") == 0
+
+
+def test_manual_rollback_after_a_successful_deploy(rig: Rig) -> None:
+    state = rig.deployer.production(rig.target, rig.world.image, _settings(rig))
+    old_td = state.previous_task_definition
+    rolled = rig.deployer.rollback(
+        rig.target, _settings(rig), reason="bad recommendations reported"
+    )
+    assert rolled.phase == "rolled_back" and rolled.reason == "bad recommendations reported"
+    assert rig.weights() == {"blue": 100, "green": 0}
+    assert (
+        rig.task_definition("blue") == old_td
+        and rig.desired("blue") == 2
+        and rig.desired("green") == 0
+    )
+
+
+def test_manual_rollback_of_an_interrupted_deploy(rig: Rig) -> None:
+    rig.gateway.crash_on_weight = 10
+    with pytest.raises(SimulatedCrash):
+        rig.deployer.production(rig.target, rig.world.image, _settings(rig))
+    rig.clock.sleep(3601)
+    rolled = rig.another_deployer("ci-run-2").rollback(
+        rig.target, _settings(rig), reason="operator aborted"
+    )
+    assert (
+        rolled.phase == "rolled_back"
+        and rig.weights() == {"blue": 100, "green": 0}
+        and rig.desired("green") == 0
+    )
+
+
+def test_post_deploy_invalidation_warmup_grafana_and_reports(rig: Rig, tmp_path: Path) -> None:
+    http = rig.http
+    http.respond(
+        "POST",
+        "/api/dashboards/db",
+        (412, {"status": "version-mismatch"}),
+        (200, {"status": "success", "version": 8}),
+    )
+    http.respond(
+        "GET",
+        "/api/dashboards/uid/nfc-analytics",
+        (200, {"dashboard": {"uid": "nfc-analytics", "version": 7}}),
+    )
+    http.respond("POST", "/api/annotations", (200, {"id": 42}))
+    http.respond("POST", "/slack", (429, "rate limited", {"Retry-After": "2"}), (200, "ok"))
+    state = rig.deployer.production(rig.target, rig.world.image, _settings(rig))
+    dashboards = Path(deploy_cli.__file__).parent / "dashboards"  # the ones the pex ships
+    assert sorted(p.name for p in dashboards.glob("*.json")) == ["analytics.json", "services.json"]
+    post = PostDeploy(
+        cloudfront_distribution_id=rig.world.distribution_id,
+        invalidation_paths=tuple(f"/titles/{i}/*" for i in range(2500)),
+        warm_cache=True,
+        grafana=GrafanaClient(http.url, "test-key"),
+        dashboards_dir=dashboards,
+    )
+    results = rig.deployer.post_deploy(rig.target, state, post)
+    assert (
+        results["cloudfront"]["ok"] and len(results["cloudfront"]["invalidations"]) == 3
+    )  # batches of 1000
+    cf = boto3.client("cloudfront", region_name="us-east-1")
+    assert (
+        len(
+            cf.list_invalidations(DistributionId=rig.world.distribution_id)["InvalidationList"].get(
+                "Items", []
+            )
+        )
+        == 3
+    )
+    assert results["warm_cache"] == {
+        "ok": True,
+        "task": results["warm_cache"]["task"],
+        "exit_code": 0,
+        "service": f"{rig.world.service}-green",
+    }
+    run = next(c for c in rig.gateway.calls if c[0] == "run_task")
+    assert run[1][2][0] == "warm-cache" and run[1][0] == state.new_task_definition
+    assert results["grafana"]["ok"] and results["grafana"]["annotation_id"] == 42
+    saves = http.calls("POST", "/api/dashboards/db")
+    assert saves[0].headers["Authorization"] == "Bearer test-key"
+    assert saves[1].body["dashboard"]["version"] == 7  # conflict resolved from the current version
+    annotation = http.calls("POST", "/api/annotations")[0].body
+    assert annotation["tags"] == ["deploy", rig.world.service, "production"]
+    assert len(http.calls("POST", "/slack")) >= 3  # the 429 was retried, not lost
+    json_path, text_path = write_reports(tmp_path, state, "succeeded", results)
+    text = text_path.read_text()
+    assert "SUCCEEDED" in text and "analysis (green vs blue)" in text and "cloudfront: ok" in text
+    assert json_path.exists() and render_human(state, "succeeded").startswith("production deploy")
+
+
+def test_warm_cache_says_so_when_the_service_is_not_deployed(rig: Rig) -> None:
+    state = rig.deployer.production(rig.target, rig.world.image, _settings(rig))
+    results = rig.deployer.post_deploy(
+        rig.target, state, PostDeploy(warm_cache=True, warm_cache_service="no-such-service")
+    )
+    assert (
+        results["warm_cache"]["skipped"]
+        and "no-such-service is not deployed in" in results["warm_cache"]["detail"]
+    )

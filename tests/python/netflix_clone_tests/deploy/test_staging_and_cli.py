@@ -1,0 +1,225 @@
+"""Staging deploys, Slack retries and the deploy CLI (dry run, lock exit code, reports)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+
+from netflix_clone.deploy.adapters.coordination import DeployCoordinator
+from netflix_clone.deploy.adapters.gateway import Boto3Gateway
+from netflix_clone.deploy.adapters.notify import NotifyError, SlackNotifier
+from netflix_clone.deploy import cli
+from netflix_clone.deploy.cli import main
+from netflix_clone.deploy.domain.analysis import WindowMetrics
+from netflix_clone.deploy.orchestrator import DeployFailed, Deployer
+from netflix_clone_testing.deploy_world import FakeClock, ScriptedGateway, World, build_world
+from netflix_clone_testing.http_fakes import FakeHttp, fake_http
+
+
+@pytest.fixture()
+def http() -> Iterator[FakeHttp]:
+    with fake_http() as server:
+        server.respond("POST", "/slack", (200, "ok"))
+        server.respond("GET", "/healthz", (200, {"status": "ok"}))
+        yield server
+
+
+@pytest.fixture()
+def staging(aws_endpoint: str, http: FakeHttp) -> tuple[World, ScriptedGateway, Deployer]:
+    world = build_world(aws_endpoint)
+    clock = FakeClock()
+    gateway = ScriptedGateway(Boto3Gateway("us-east-1"), world)
+    coordinator = DeployCoordinator(
+        world.table, boto3.client("dynamodb", region_name="us-east-1"), clock=clock.now
+    )
+    coordinator.ensure_table()
+    deployer = Deployer(
+        gateway, coordinator, clock, SlackNotifier(http.url + "/slack", sleep=clock.sleep)
+    )
+    return world, gateway, deployer
+
+
+def _service_td(world: World, gateway: ScriptedGateway) -> str:
+    status = gateway.real.service_status(world.cluster, f"{world.service}-blue")
+    assert status.task_definition is not None
+    return status.task_definition
+
+
+def test_staging_happy_path(
+    staging: tuple[World, ScriptedGateway, Deployer], http: FakeHttp
+) -> None:
+    world, gateway, deployer = staging
+    state = deployer.staging(
+        world.cluster,
+        f"{world.service}-blue",
+        world.image,
+        world.blue_tg,
+        http.url,
+        ("GET /healthz 200",),
+        poll_s=5,
+    )
+    assert state.phase == "succeeded" and _service_td(world, gateway) == state.new_task_definition
+    assert state.verdicts[0]["smoke"][0]["ok"] is True
+
+
+def test_staging_circuit_breaker_failure_restores_the_previous_revision(
+    staging: tuple[World, ScriptedGateway, Deployer]
+) -> None:
+    world, gateway, deployer = staging
+    service = f"{world.service}-blue"
+    before = _service_td(world, gateway)
+    gateway.rollout[service] = ["IN_PROGRESS", "FAILED"]
+    gateway.rollout_reason[
+        service
+    ] = "ECS deployment circuit breaker: 3 tasks failed health checks."
+    with pytest.raises(DeployFailed, match="failed on .*3 tasks failed health checks") as caught:
+        deployer.staging(world.cluster, service, world.image, world.blue_tg, None, (), poll_s=5)
+    assert caught.value.state is not None and caught.value.state.phase == "rolled_back"
+    assert _service_td(world, gateway) == before
+
+
+def test_staging_smoke_failure_rolls_back(
+    staging: tuple[World, ScriptedGateway, Deployer], http: FakeHttp
+) -> None:
+    world, gateway, deployer = staging
+    http.respond("GET", "/healthz", (503, {"status": "down"}))
+    before = _service_td(world, gateway)
+    with pytest.raises(DeployFailed, match=r"smoke tests failed: GET /healthz 200 -> 503"):
+        deployer.staging(
+            world.cluster,
+            f"{world.service}-blue",
+            world.image,
+            world.blue_tg,
+            http.url,
+            ("GET /healthz 200",),
+            poll_s=5,
+        )
+    assert _service_td(world, gateway) == before
+    assert "smoke tests failed" in http.calls("POST", "/slack")[-1].body["text"]
+
+
+def test_unknown_image_fails_before_touching_anything(
+    staging: tuple[World, ScriptedGateway, Deployer]
+) -> None:
+    world, gateway, deployer = staging
+    with pytest.raises(Exception, match="not found"):
+        deployer.staging(
+            world.cluster,
+            f"{world.service}-blue",
+            world.image.replace(":v2", ":v9"),
+            None,
+            None,
+            (),
+        )
+    assert not gateway.calls
+
+
+def test_slack_retries_429_then_gives_up_with_the_reason(http: FakeHttp) -> None:
+    waits: list[float] = []
+    http.respond(
+        "POST", "/slack", (429, "slow down", {"Retry-After": "3"}), (500, "oops"), (200, "ok")
+    )
+    assert SlackNotifier(http.url + "/slack", sleep=waits.append).send("hello") == 3
+    assert waits[0] == 3.0
+    http.respond("POST", "/slack", (404, "no_team"))
+    with pytest.raises(NotifyError, match="HTTP 404"):
+        SlackNotifier(http.url + "/slack", sleep=waits.append).send("hello")
+
+
+def _prod_args(world: World, tmp_path: Path) -> list[str]:
+    return [
+        "production",
+        "--service", "recommendation-service",
+        "--cluster", world.cluster,
+        "--image", world.image,
+        "--listener-arn", world.listener_arn,
+        "--blue-target-group", world.blue_tg,
+        "--green-target-group", world.green_tg,
+        "--lock-table", world.table,
+        "--report-dir", str(tmp_path / "reports"),
+    ]  # fmt: skip
+
+
+def test_cli_dry_run_prints_the_plan_and_changes_nothing(
+    aws_endpoint: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world = build_world(aws_endpoint)
+    code = main(
+        [
+            *_prod_args(world, tmp_path),
+            "--strategy",
+            "linear",
+            "--dry-run",
+            "--invalidate",
+            "/*",
+            "--cloudfront-distribution-id",
+            world.distribution_id,
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert (
+        "DRY RUN" in out
+        and "listener weights: green 10% / blue 90%" in out
+        and "green 100% / blue 0%" in out
+    )
+    assert "invalidate 1 path(s)" in out
+    assert Boto3Gateway("us-east-1").listener_weights(world.listener_arn) == {
+        world.blue_tg: 100,
+        world.green_tg: 0,
+    }
+    code = main([*_prod_args(world, tmp_path), "--dry-run", "--json"])
+    plan = json.loads(capsys.readouterr().out)
+    assert (
+        plan["dry_run"]
+        and plan["live_color"] == "blue"
+        and [s["green_weight"] for s in plan["steps"]] == [10, 100]
+    )
+
+
+def test_cli_lock_held_exit_code(
+    aws_endpoint: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world = build_world(aws_endpoint)
+    coordinator = DeployCoordinator(world.table, boto3.client("dynamodb", region_name="us-east-1"))
+    coordinator.ensure_table()
+    coordinator.acquire("production#recommendation-service", "github-run-7", 900)
+    code = main([*_prod_args(world, tmp_path), "--json"])
+    assert code == 3
+    assert "held by github-run-7" in capsys.readouterr().err
+
+
+def test_cli_rolled_back_deploy_writes_reports(
+    aws_endpoint: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    world = build_world(aws_endpoint)
+    # Green serves nothing in the canary window: no data, and the policy says fail at once.
+    gateway = ScriptedGateway(Boto3Gateway("us-east-1"), world)
+    gateway.metrics = lambda color, weight: WindowMetrics(0, 0, ())
+    monkeypatch.setattr(cli, "make_gateway", lambda region: gateway)
+    code = main(
+        [*_prod_args(world, tmp_path), "--json", "--canary-minutes", "0.01", "--bake-minutes", "0", "--poll-s", "0.01",
+         "--nodata-policy", "fail", "--metric-period-s", "60", "--rollout-timeout-s", "5"]
+    )  # fmt: skip
+    out = json.loads(capsys.readouterr().out)
+    assert code == 1 and out["outcome"] == "rolled back"
+    assert out["reason"].startswith(
+        "analysis at 10% green: nodata: no data: green served 0 requests"
+    )
+    report = Path(out["report"])
+    assert (
+        report.exists()
+        and json.loads(report.read_text(encoding="utf-8"))["state"]["phase"] == "rolled_back"
+    )
+    assert report.with_suffix(".txt").read_text(encoding="utf-8").startswith("production deploy")
+    assert Boto3Gateway("us-east-1").listener_weights(world.listener_arn) == {
+        world.blue_tg: 100,
+        world.green_tg: 0,
+    }
