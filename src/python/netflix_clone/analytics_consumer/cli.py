@@ -143,12 +143,20 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from netflix_clone.analytics_consumer.domain.simulator import simulate_population
     from netflix_clone.contracts.player_events import encode_event
 
+    titles: Optional[list[str]] = None
+    if args.titles:
+        spec = args.titles
+        raw = Path(spec[1:]).read_text(encoding="utf-8") if spec.startswith("@") else spec
+        titles = [t.strip() for t in raw.replace("\n", ",").split(",") if t.strip()]
     events = simulate_population(
         sessions=args.sessions,
         users=args.users,
+        titles=titles,
         seed=args.seed,
         start_ms=args.start_ms or int(time.time() * 1000) - int(args.spread_s * 1000),
         spread_s=args.spread_s,
+        taste_clusters=args.taste_clusters,
+        durations_s=tuple(float(d) * 60 for d in args.durations_min.split(",")),
     )
     payloads = [encode_event(e) for e in events]
     if args.redis_url:
@@ -168,6 +176,50 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         if args.json
         else f"simulated {args.sessions} sessions: {sent} events -> {target}"
     )
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    import sqlite3
+
+    if not Path(args.sqlite).exists():
+        print(f"no sessions database at {args.sqlite}", file=sys.stderr)
+        return 2
+    db = sqlite3.connect(args.sqlite)
+    report: dict[str, Any] = {}
+    try:
+        for dimension in ("cdn", "device"):
+            rows = db.execute(
+                f"SELECT {dimension}, COUNT(*), AVG(qoe_score), AVG(startup_ms), "  # nosec B608 - fixed names
+                "AVG(rebuffering_ratio), AVG(avg_bitrate_kbps), "
+                "AVG(CASE WHEN start_failure OR playback_failure THEN 1.0 ELSE 0.0 END) "
+                f"FROM sessions GROUP BY {dimension} ORDER BY {dimension}"
+            ).fetchall()
+            report[f"by_{dimension}"] = [
+                {
+                    dimension: r[0],
+                    "sessions": r[1],
+                    "qoe_score": round(r[2], 1) if r[2] is not None else None,
+                    "startup_ms": round(r[3]) if r[3] is not None else None,
+                    "rebuffering_ratio": round(r[4], 4) if r[4] is not None else None,
+                    "avg_bitrate_kbps": round(r[5]) if r[5] is not None else None,
+                    "failure_rate": round(r[6], 4),
+                }
+                for r in rows
+            ]
+        report["sessions"] = db.execute("SELECT COUNT(*) FROM sessions").fetchone()[0]
+    finally:
+        db.close()
+    lines = []
+    for dimension in ("cdn", "device"):
+        lines.append(f"QoE by {dimension}:")
+        for r in report[f"by_{dimension}"]:
+            lines.append(
+                f"  {str(r[dimension]):<10} {r['sessions']:>6} sessions  score {r['qoe_score']}  "
+                f"startup {r['startup_ms']} ms  rebuffering {r['rebuffering_ratio']:.2%}  "
+                f"bitrate {r['avg_bitrate_kbps']} kbps  failures {r['failure_rate']:.1%}"
+            )
+    print(json.dumps(report, indent=2) if args.json else "\n".join(lines))
     return 0
 
 
@@ -209,6 +261,22 @@ def cmd_run(args: argparse.Namespace) -> int:
         consumer.run(until_idle=args.until_idle)
     for sink in consumer.sinks:
         sink.close()
+    if args.json:
+
+        def total(name: str) -> int:
+            return int(sum(s.value for m in metrics.registry.collect() if m.name == name for s in m.samples
+                           if s.name.endswith("_total")))  # fmt: skip
+
+        print(
+            json.dumps(
+                {
+                    "stream": args.stream,
+                    "events": total("analytics_events"),
+                    "sessions": total("analytics_sessions"),
+                    "dead_letters": total("analytics_dead_letters"),
+                }
+            )
+        )
     return 0
 
 
@@ -288,7 +356,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="var/events.jsonl")
     p.add_argument("--redis-url", help="publish to this Redis stream instead of a file")
     p.add_argument("--stream", default="player-events")
+    p.add_argument(
+        "--titles",
+        help="comma-separated title ids, or @FILE with one per line (default t0000..t0099)",
+    )
+    p.add_argument(
+        "--taste-clusters", type=int, default=0, help="users prefer one of N title groups"
+    )
+    p.add_argument(
+        "--durations-min", default="22,45,90", help="title lengths to draw from, minutes"
+    )
     p.set_defaults(fn=cmd_simulate)
+
+    p = add("report", "QoE by CDN and by device from the SQLite sessions table", sinks=False)
+    p.add_argument("--sqlite", default="var/analytics.sqlite")
+    p.set_defaults(fn=cmd_report)
 
     p = add(
         "crash-check",

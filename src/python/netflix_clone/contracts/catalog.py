@@ -12,6 +12,9 @@ from typing import Optional
 import msgspec
 
 __all__ = [
+    "CATALOG_COLUMNS",
+    "POSTGRES_CATALOG_DDL",
+    "SQLITE_CATALOG_DDL",
     "SCHEMA_VERSION",
     "CatalogRecord",
     "RenditionRecord",
@@ -61,6 +64,46 @@ class CatalogRecord(msgspec.Struct, frozen=True, kw_only=True):
         if self.schema_version != SCHEMA_VERSION:
             raise ValueError(f"unsupported catalog schema_version {self.schema_version}")
 
+
+# The catalog table, as every backend stores it (renditions as JSON).
+CATALOG_COLUMNS = (
+    "title_id",
+    "name",
+    "duration_s",
+    "location",
+    "master_playlist",
+    "poster",
+    "thumbnails_vtt",
+    "job_key",
+    "renditions",
+    "published_at",
+    "width",
+    "height",
+    "schema_version",
+)
+
+POSTGRES_CATALOG_DDL = """
+CREATE TABLE IF NOT EXISTS catalog_titles (
+    title_id        TEXT PRIMARY KEY,
+    name            TEXT NOT NULL,
+    duration_s      DOUBLE PRECISION NOT NULL,
+    location        TEXT NOT NULL,
+    master_playlist TEXT NOT NULL,
+    poster          TEXT,
+    thumbnails_vtt  TEXT,
+    job_key         TEXT NOT NULL,
+    renditions      JSONB NOT NULL,
+    published_at    DOUBLE PRECISION NOT NULL,
+    width           INTEGER NOT NULL,
+    height          INTEGER NOT NULL,
+    schema_version  INTEGER NOT NULL
+)
+"""
+
+
+SQLITE_CATALOG_DDL = POSTGRES_CATALOG_DDL.replace("JSONB", "TEXT").replace(
+    "DOUBLE PRECISION", "REAL"
+)
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(CatalogRecord)

@@ -66,6 +66,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     from netflix_clone.recommendation_service.pipeline import TrainOptions, train_and_save
 
     history = read_history(args.history)
+    dropped = 0
+    if args.catalog:
+        from netflix_clone.recommendation_service.adapters.catalog_source import (
+            read_catalog,
+            restrict_to_catalog,
+        )
+
+        catalog = read_catalog(args.catalog)
+        if not catalog:
+            raise SystemExit(f"the catalog {args.catalog} lists no titles")
+        history, dropped = restrict_to_catalog(history, set(catalog))
     options = TrainOptions(
         params=_als_params(args),
         min_completion=args.min_completion,
@@ -83,7 +94,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     if "als" in metrics:
         human += f"\n  NDCG@10 ALS {metrics['als']['ndcg@10']:.4f} vs popularity {metrics['popularity']['ndcg@10']:.4f}"
-    _emit(args, result.summary(), human)
+    if args.catalog:
+        human += f"\n  {dropped} history rows of titles not in the catalog left out"
+    _emit(args, {**result.summary(), "dropped_not_in_catalog": dropped}, human)
     return 0
 
 
@@ -237,6 +250,7 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
             "model_dir": str(out / "models"),
             "skip_eval": False,
             "ann_threshold": 100_000,
+            "catalog": None,
             "json": False,
         }
     )
@@ -287,6 +301,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--skip-eval", action="store_true", help="skip the held-out evaluation stored in metadata"
+    )
+    p.add_argument(
+        "--catalog",
+        default=env("RECO_CATALOG"),
+        help="video-processor's catalog (SQLite path or PostgreSQL DSN): train on published titles only",
     )
     p.set_defaults(fn=cmd_train)
 

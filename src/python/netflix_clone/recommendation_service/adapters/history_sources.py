@@ -21,6 +21,7 @@ __all__ = [
     "read_history",
     "read_history_file",
     "read_history_postgres",
+    "read_history_sqlite",
 ]
 
 REQUIRED = ("user_id", "title_id", "completion", "started_at")
@@ -42,10 +43,40 @@ class HistoryColumns:
 
 
 def read_history(source: str) -> HistoryColumns:
-    """`postgresql://…` or a libpq DSN reads the table; anything else is a CSV or Parquet path."""
+    """`postgresql://…` or a libpq DSN reads the table; `sqlite:///PATH` or a `.sqlite`/`.db` file reads
+    analytics-consumer's embedded database; anything else is a CSV or Parquet path."""
     if source.startswith(("postgresql://", "postgres://")) or "dbname=" in source:
         return read_history_postgres(source)
+    if source.startswith("sqlite:///") or source.endswith((".sqlite", ".sqlite3", ".db")):
+        return read_history_sqlite(Path(source.removeprefix("sqlite:///")))
     return read_history_file(Path(source))
+
+
+def read_history_sqlite(path: Path) -> HistoryColumns:
+    """The `viewing_history` table of the contract, as analytics-consumer's SQLite sink writes it."""
+    import sqlite3
+
+    if not path.exists():
+        raise HistoryError(f"viewing history database {path} does not exist")
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        rows = db.execute(
+            "SELECT user_id, title_id, completion, started_at FROM viewing_history"
+        ).fetchall()
+    except sqlite3.Error as exc:
+        raise HistoryError(f"cannot read viewing_history from {path}: {exc}") from exc
+    finally:
+        db.close()
+    if not rows:
+        return _columns(np.array([]), np.array([]), np.array([]), np.array([]), str(path))
+    users, titles, completion, started = zip(*rows)
+    return _columns(
+        np.array(users),
+        np.array(titles),
+        np.array(completion, dtype=np.float64),
+        np.array(started, dtype=np.float64),
+        str(path),
+    )
 
 
 def read_history_file(path: Path) -> HistoryColumns:

@@ -9,43 +9,15 @@ from typing import Any, Optional, Protocol
 
 import msgspec
 
-from netflix_clone.contracts.catalog import CatalogRecord, RenditionRecord
-
-__all__ = ["CatalogStore", "PostgresCatalog", "SqliteCatalog", "POSTGRES_CATALOG_DDL"]
-
-_COLUMNS = (
-    "title_id",
-    "name",
-    "duration_s",
-    "location",
-    "master_playlist",
-    "poster",
-    "thumbnails_vtt",
-    "job_key",
-    "renditions",
-    "published_at",
-    "width",
-    "height",
-    "schema_version",
+from netflix_clone.contracts.catalog import CATALOG_COLUMNS as _COLUMNS
+from netflix_clone.contracts.catalog import (
+    POSTGRES_CATALOG_DDL,
+    SQLITE_CATALOG_DDL,
+    CatalogRecord,
+    RenditionRecord,
 )
 
-POSTGRES_CATALOG_DDL = """
-CREATE TABLE IF NOT EXISTS catalog_titles (
-    title_id        TEXT PRIMARY KEY,
-    name            TEXT NOT NULL,
-    duration_s      DOUBLE PRECISION NOT NULL,
-    location        TEXT NOT NULL,
-    master_playlist TEXT NOT NULL,
-    poster          TEXT,
-    thumbnails_vtt  TEXT,
-    job_key         TEXT NOT NULL,
-    renditions      JSONB NOT NULL,
-    published_at    DOUBLE PRECISION NOT NULL,
-    width           INTEGER NOT NULL,
-    height          INTEGER NOT NULL,
-    schema_version  INTEGER NOT NULL
-)
-"""
+__all__ = ["CatalogStore", "PostgresCatalog", "SqliteCatalog"]
 
 
 class CatalogStore(Protocol):
@@ -79,9 +51,7 @@ class SqliteCatalog:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         self.path = path
         with self._connect() as db:
-            db.execute(
-                POSTGRES_CATALOG_DDL.replace("JSONB", "TEXT").replace("DOUBLE PRECISION", "REAL")
-            )
+            db.execute(SQLITE_CATALOG_DDL)
 
     def _connect(self) -> sqlite3.Connection:
         return sqlite3.connect(self.path, timeout=30)

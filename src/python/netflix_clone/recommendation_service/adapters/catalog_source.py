@@ -1,0 +1,53 @@
+"""The titles video-processor published (the catalog contract), to recommend only what can be played."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+
+from netflix_clone.recommendation_service.adapters.history_sources import (
+    HistoryColumns,
+    HistoryError,
+)
+
+__all__ = ["read_catalog", "restrict_to_catalog"]
+
+
+def read_catalog(spec: str) -> dict[str, str]:
+    """title_id -> name from the `catalog_titles` table (SQLite path or PostgreSQL DSN)."""
+    if spec.startswith(("postgresql://", "postgres://")) or "dbname=" in spec:
+        from netflix_clone.platform.connections import connect_postgres
+
+        conn = connect_postgres(spec, application_name="recommendation-service")
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT title_id, name FROM catalog_titles")
+                rows = cur.fetchall()
+        finally:
+            conn.close()
+    else:
+        path = Path(spec.removeprefix("sqlite:///"))
+        if not path.exists():
+            raise HistoryError(f"catalog database {path} does not exist")
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            rows = db.execute("SELECT title_id, name FROM catalog_titles").fetchall()
+        except sqlite3.Error as exc:
+            raise HistoryError(f"cannot read catalog_titles from {path}: {exc}") from exc
+        finally:
+            db.close()
+    return {str(t): str(n) for t, n in rows}
+
+
+def restrict_to_catalog(history: HistoryColumns, titles: set[str]) -> tuple[HistoryColumns, int]:
+    """History rows of published titles only; returns (rows kept, rows dropped)."""
+    keep = np.isin(history.title_id, np.array(sorted(titles), dtype=history.title_id.dtype))
+    kept = HistoryColumns(
+        history.user_id[keep],
+        history.title_id[keep],
+        history.completion[keep],
+        history.started_at[keep],
+    )
+    return kept, int((~keep).sum())
