@@ -112,3 +112,77 @@ def test_cli_reports_errors_without_a_traceback(
 ) -> None:
     assert main(["inspect", "--model-dir", str(tmp_path)]) == 2
     assert "error: no model in" in capsys.readouterr().err
+
+
+def test_sqlite_history_and_catalog_restriction(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sqlite3
+
+    from netflix_clone.contracts.catalog import SQLITE_CATALOG_DDL
+    from netflix_clone.recommendation_service.adapters.catalog_source import (
+        read_catalog,
+        restrict_to_catalog,
+    )
+
+    history_db = tmp_path / "analytics.sqlite"
+    db = sqlite3.connect(history_db)
+    db.execute(
+        "CREATE TABLE viewing_history (session_id TEXT PRIMARY KEY, user_id TEXT, title_id TEXT, started_at REAL, "
+        "watched_seconds REAL, completion REAL, qoe_score REAL, device TEXT, country TEXT, schema_version INTEGER)"
+    )
+    rows = [
+        (
+            f"s{u}-{t}",
+            f"u{u}",
+            f"t{t}",
+            1_700_000_000.0 + u * 100 + t,
+            600.0,
+            0.8,
+            90.0,
+            "web",
+            "US",
+            1,
+        )
+        for u in range(40)
+        for t in range(6)
+        if (u + t) % 3
+    ]
+    db.executemany("INSERT INTO viewing_history VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+    db.commit()
+    catalog_db = tmp_path / "catalog.sqlite"
+    cat = sqlite3.connect(catalog_db)
+    cat.execute(SQLITE_CATALOG_DDL)
+    for t in range(4):  # t4 and t5 were watched but are not published
+        cat.execute(
+            "INSERT INTO catalog_titles VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                f"t{t}",
+                f"Title {t}",
+                60.0,
+                "file:///x",
+                "master.m3u8",
+                None,
+                None,
+                "k",
+                "[]",
+                0.0,
+                640,
+                360,
+                1,
+            ),
+        )
+    cat.commit()
+    history = read_history(str(history_db))
+    assert len(history) == len(rows)
+    assert read_history(f"sqlite:///{history_db}").title_id.tolist() == history.title_id.tolist()
+    catalog = read_catalog(str(catalog_db))
+    assert catalog == {f"t{t}": f"Title {t}" for t in range(4)}
+    kept, dropped = restrict_to_catalog(history, set(catalog))
+    assert set(kept.title_id.tolist()) == {"t0", "t1", "t2", "t3"} and dropped == len(rows) - len(
+        kept
+    )
+    code = main(["train", "--history", str(history_db), "--catalog", str(catalog_db), "--model-dir",
+                 str(tmp_path / "models"), "--factors", "2", "--skip-eval", "--json"])  # fmt: skip
+    summary = json.loads(capsys.readouterr().out)
+    assert code == 0 and summary["n_items"] == 4 and summary["dropped_not_in_catalog"] == dropped
