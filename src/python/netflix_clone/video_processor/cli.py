@@ -16,6 +16,7 @@ Every command takes --json.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -232,13 +233,30 @@ def cmd_worker(args: argparse.Namespace) -> int:
     import signal
     import threading
 
+    from netflix_clone.platform.ops_http import HealthChecks, OpsServer
     from netflix_clone.video_processor.adapters.job_queue import open_queue
-    from netflix_clone.video_processor.worker import run_worker
 
     shutdown = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: shutdown.set())
-    counts = run_worker(
-        open_queue(args.queue),
+    queue = open_queue(args.queue)
+    checks = HealthChecks()
+    checks.register("queue", lambda: queue.get(0) and None)  # the queue's database answers
+    ops: Any = (
+        OpsServer(checks, host=args.ops_host, port=args.ops_port)
+        if args.ops_port
+        else contextlib.nullcontext()
+    )
+    with ops:
+        counts = _run_worker(args, queue, shutdown)
+    _emit(args, counts, " ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "no jobs")
+    return 0
+
+
+def _run_worker(args: argparse.Namespace, queue: Any, shutdown: Any) -> dict[str, int]:
+    from netflix_clone.video_processor.worker import run_worker
+
+    counts: dict[str, int] = run_worker(
+        queue,
         config_from_settings,
         _publisher(args),
         _catalog(args),
@@ -249,8 +267,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         job_timeout_s=args.job_timeout_s,
         shutdown=shutdown,
     )
-    _emit(args, counts, " ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "no jobs")
-    return 0
+    return counts
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
@@ -417,6 +434,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-jobs", type=int)
     p.add_argument("--exit-when-idle", action="store_true")
     p.add_argument("--job-timeout-s", type=float)
+    p.add_argument("--ops-host", default=_env("OPS_HOST", "127.0.0.1"))
+    p.add_argument(
+        "--ops-port",
+        type=int,
+        default=int(_env("OPS_PORT", "0") or 0),
+        help="/healthz /readyz /metrics",
+    )
     _add_output_flags(p)
     p.set_defaults(func=cmd_worker)
 

@@ -22,6 +22,8 @@ PANTS_GOALS = {
     "update-build-files",
     "fmt",
     "publish",
+    "dependencies",
+    "list",
 }
 LINTERS = {"flake8", "black", "pylint", "bandit", "hadolint", "mypy"}
 REPO_PATH = re.compile(
@@ -185,3 +187,33 @@ def test_deploy_workflow_packages_once_then_staging_then_production() -> None:
     assert "deploy.pex rollback" in runs["rollback"]
     for service in ("analytics-consumer", "recommendation-service", "video-processor"):
         assert service in jobs["staging"]["strategy"]["matrix"]["service"]
+
+
+def test_docker_workflow_builds_affected_images_scans_and_pushes() -> None:
+    workflow = _load(Path(".github/workflows/docker.yml"))
+    triggers = _triggers(workflow)
+    assert triggers["push"]["branches"] == ["main"] and triggers["push"]["tags"] == ["v*"]
+    assert triggers["pull_request"]["branches"] == ["main"]
+    jobs = workflow["jobs"]
+    assert set(jobs) == {"images", "secrets", "push", "manifest"}
+    runs = " ".join(_run_commands(workflow))
+    assert "--changed-dependents=transitive --filter-target-type=docker_image package" in runs
+    assert "./pants lint --only=hadolint docker::" in runs
+    assert "docker compose -f docker/docker-compose.yml config" in runs
+    assert "build-support/smoke_images.py" in runs
+    uses = [s.get("uses", "") for job in jobs.values() for s in job["steps"]]
+    assert any(u.startswith("aquasecurity/trivy-action") for u in uses)
+    assert any(u.startswith("trufflesecurity/trufflehog") for u in uses)
+    push = jobs["push"]
+    assert set(push["strategy"]["matrix"]["arch"]) == {"amd64", "arm64"}
+    assert set(push["strategy"]["matrix"]["service"]) == {
+        "analytics-consumer",
+        "recommendation-service",
+        "video-processor",
+    }
+    build = next(
+        s for s in push["steps"] if s.get("uses", "").startswith("docker/build-push-action")
+    )
+    assert "ghcr.io" in workflow["env"]["REGISTRY"] and "cache-from" in build["with"]
+    manifest = " ".join(_run_commands({"jobs": {"m": jobs["manifest"]}}))
+    assert "imagetools create" in manifest and ":latest" in manifest
