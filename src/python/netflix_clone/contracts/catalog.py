@@ -13,6 +13,7 @@ import msgspec
 
 __all__ = [
     "CATALOG_COLUMNS",
+    "CATALOG_TABLE",
     "POSTGRES_CATALOG_DDL",
     "SQLITE_CATALOG_DDL",
     "SCHEMA_VERSION",
@@ -66,6 +67,7 @@ class CatalogRecord(msgspec.Struct, frozen=True, kw_only=True):
 
 
 # The catalog table, as every backend stores it (renditions as JSON).
+CATALOG_TABLE = "catalog_titles"
 CATALOG_COLUMNS = (
     "title_id",
     "name",

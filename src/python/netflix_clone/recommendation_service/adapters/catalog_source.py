@@ -7,12 +7,16 @@ from pathlib import Path
 
 import numpy as np
 
+from netflix_clone.contracts.catalog import CATALOG_TABLE
+
 from netflix_clone.recommendation_service.adapters.history_sources import (
     HistoryColumns,
     HistoryError,
 )
 
 __all__ = ["read_catalog", "restrict_to_catalog"]
+
+_SELECT = f"SELECT title_id, name FROM {CATALOG_TABLE}"  # nosec B608 - the contract's table name
 
 
 def read_catalog(spec: str) -> dict[str, str]:
@@ -23,7 +27,7 @@ def read_catalog(spec: str) -> dict[str, str]:
         conn = connect_postgres(spec, application_name="recommendation-service")
         try:
             with conn.cursor() as cur:
-                cur.execute("SELECT title_id, name FROM catalog_titles")
+                cur.execute(_SELECT)
                 rows = cur.fetchall()
         finally:
             conn.close()
@@ -33,7 +37,7 @@ def read_catalog(spec: str) -> dict[str, str]:
             raise HistoryError(f"catalog database {path} does not exist")
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
-            rows = db.execute("SELECT title_id, name FROM catalog_titles").fetchall()
+            rows = db.execute(_SELECT).fetchall()
         except sqlite3.Error as exc:
             raise HistoryError(f"cannot read catalog_titles from {path}: {exc}") from exc
         finally:
