@@ -171,3 +171,33 @@ def test_fmp4_segments_option(tmp_path: Path) -> None:
     assert playlist.segments[0].uri.endswith(".m4s")
     assert "#EXT-X-VERSION:7" in (base / "master.m3u8").read_text()
     assert (rendition["width"], rendition["height"]) == (320, 180)
+
+
+@pytest.mark.parametrize("codec, probed, tag", [("hevc", "hevc", "hvc1."), ("av1", "av1", "av01.")])
+def test_hevc_and_av1_ladders_in_cmaf_segments(
+    tmp_path: Path, codec: str, probed: str, tag: str
+) -> None:
+    source = make_clip(tmp_path / "in.mp4", seconds=2, size="640x360")
+    config = ProcessConfig(
+        codec=codec, encode=EncodeOptions(segment_s=1, preset="ultrafast"), quality_subsample=5
+    )
+    report = process_video(str(source), codec, codec, config, LocalPublisher(str(tmp_path / "out")))
+    base = Path(report["location"][len("file://") :])
+    variants, _ = parse_master((base / "master.m3u8").read_text())
+    assert (
+        "#EXT-X-VERSION:7" in (base / "master.m3u8").read_text()
+    )  # fMP4 even though TS was asked for
+    for variant, rendition in zip(variants, report["renditions"]):
+        assert variant["CODECS"].startswith(tag)
+        playlist = parse_media_playlist((base / rendition["playlist"]).read_text())
+        assert playlist.map_uri and playlist.segments[0].uri.endswith(".m4s")
+        # Init segment + first media segment, as a player would fetch them, must decode as the codec.
+        rendition_dir = base / rendition["name"]
+        joined = tmp_path / f"{rendition['name']}.mp4"
+        joined.write_bytes(
+            (rendition_dir / playlist.map_uri).read_bytes()
+            + (rendition_dir / playlist.segments[0].uri).read_bytes()
+        )
+        info = probe(str(joined), scan_packets=False)
+        assert info.video is not None and info.video.codec == probed
+        assert rendition["quality"]["vmaf"] > 30

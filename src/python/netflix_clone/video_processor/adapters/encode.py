@@ -54,15 +54,25 @@ def rung_video_args(index: int, rung: Rung, options: EncodeOptions) -> list[str]
     """Encoder arguments for output video stream ``index``."""
     spec = CODECS[rung.codec]
     gop = _gop(rung, options.segment_s)
+    # x264/x265: VBV-capped average bit rate. SVT-AV1 accepts a peak cap only in CRF mode, where it
+    # overshot the cap on test content; AV1 rungs are VBR at the rung's average and the playlist's
+    # BANDWIDTH declares the peak actually measured.
+    cap = (
+        []
+        if rung.codec == "av1"
+        else [
+            f"-maxrate:v:{index}",
+            f"{rung.maxrate_kbps}k",
+            f"-bufsize:v:{index}",
+            f"{rung.bufsize_kbps}k",
+        ]
+    )
     args = [
         f"-c:v:{index}",
         spec.encoder,
         f"-b:v:{index}",
         f"{rung.bitrate_kbps}k",
-        f"-maxrate:v:{index}",
-        f"{rung.maxrate_kbps}k",
-        f"-bufsize:v:{index}",
-        f"{rung.bufsize_kbps}k",
+        *cap,
         f"-g:v:{index}",
         str(gop),
         f"-keyint_min:v:{index}",

@@ -31,6 +31,11 @@ def _rotation(container: Any, stream: Any) -> int:
     return 0
 
 
+def _codec_name(ctx: Any) -> str:
+    """The format's codec ("av1"), not the decoder FFmpeg picked for it ("libdav1d")."""
+    return str(getattr(ctx.codec, "canonical_name", None) or ctx.name)
+
+
 def _is_cover_art(stream: Any) -> bool:
     try:
         return bool(stream.disposition & av.stream.Disposition.attached_pic)
@@ -90,7 +95,7 @@ def probe(path: str, scan_packets: bool = True) -> MediaInfo:
                 continue
             ctx = stream.codec_context
             video = VideoStream(
-                codec=ctx.name,
+                codec=_codec_name(ctx),
                 width=int(ctx.width),
                 height=int(ctx.height),
                 frame_rate=_frame_rate(stream),
@@ -104,7 +109,7 @@ def probe(path: str, scan_packets: bool = True) -> MediaInfo:
             break
         audio = tuple(
             AudioStream(
-                codec=s.codec_context.name,
+                codec=_codec_name(s.codec_context),
                 channels=int(s.codec_context.channels),
                 sample_rate=int(s.codec_context.sample_rate),
                 language=(s.metadata or {}).get("language"),
