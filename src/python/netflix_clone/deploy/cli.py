@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from dataclasses import asdict
@@ -455,6 +456,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[list[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging("deploy", args.log_level)
+    # botocore narrates credential and endpoint discovery at INFO; a deploy log is for the deploy.
+    logging.getLogger("botocore").setLevel(max(logging.WARNING, logging.getLogger().level))
     from netflix_clone.deploy.adapters.coordination import LockHeld
 
     try:
