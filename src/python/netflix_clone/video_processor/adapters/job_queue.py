@@ -127,7 +127,52 @@ CREATE INDEX IF NOT EXISTS video_jobs_claimable ON video_jobs (state, not_before
 _EXPIRED_REASON = "worker stopped renewing its lease (crashed or killed)"
 
 
-class SqliteJobQueue:
+class _LeasedWrites:
+    """The writes a worker makes while it holds a job, the same on every backend: each names the worker,
+    so one that lost its lease changes nothing. Backends supply the placeholder and "now + seconds".
+    """
+
+    _P = "?"
+
+    def _owned_update(self, job_id: int, worker: str, sets: str, params: tuple[Any, ...]) -> bool:
+        raise NotImplementedError
+
+    def _later(self, seconds: float) -> tuple[str, Any]:
+        """SQL for the time ``seconds`` from now, and its bound value."""
+        raise NotImplementedError
+
+    def heartbeat(
+        self, job_id: int, worker: str, progress: float, stage: str, lease_s: float
+    ) -> bool:
+        until, value = self._later(lease_s)
+        p = self._P
+        return self._owned_update(
+            job_id,
+            worker,
+            f"progress={p}, stage={p}, lease_until={until}",
+            (progress, stage, value),
+        )
+
+    def succeed(self, job_id: int, worker: str, result: dict[str, Any]) -> bool:
+        return self._owned_update(
+            job_id,
+            worker,
+            f"state='succeeded', progress=1, stage='done', reason=NULL, lease_until=NULL, result={self._P}",
+            (json.dumps(result),),
+        )
+
+    def fail(self, job_id: int, worker: str, outcome: JobOutcome) -> bool:
+        retry_at, value = self._later(outcome.retry_in_s or 0.0)
+        p = self._P
+        return self._owned_update(
+            job_id,
+            worker,
+            f"state={p}, reason={p}, lease_until=NULL, not_before={retry_at}",
+            (outcome.state, outcome.reason, value),
+        )
+
+
+class SqliteJobQueue(_LeasedWrites):
     def __init__(self, path: str) -> None:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         self.path = path
@@ -205,31 +250,8 @@ class SqliteJobQueue:
         finally:
             db.close()
 
-    def heartbeat(
-        self, job_id: int, worker: str, progress: float, stage: str, lease_s: float
-    ) -> bool:
-        return self._owned_update(
-            job_id,
-            worker,
-            "progress=?, stage=?, lease_until=?",
-            (progress, stage, time.time() + lease_s),
-        )
-
-    def succeed(self, job_id: int, worker: str, result: dict[str, Any]) -> bool:
-        return self._owned_update(
-            job_id,
-            worker,
-            "state='succeeded', progress=1, stage='done', reason=NULL, lease_until=NULL, result=?",
-            (json.dumps(result),),
-        )
-
-    def fail(self, job_id: int, worker: str, outcome: JobOutcome) -> bool:
-        return self._owned_update(
-            job_id,
-            worker,
-            "state=?, reason=?, lease_until=NULL, not_before=?",
-            (outcome.state, outcome.reason, time.time() + (outcome.retry_in_s or 0.0)),
-        )
+    def _later(self, seconds: float) -> tuple[str, Any]:
+        return "?", time.time() + seconds
 
     def get(self, job_id: int) -> Optional[Job]:
         db = self._connect()
@@ -283,7 +305,9 @@ _PG_NOW = (
 )
 
 
-class PostgresJobQueue:
+class PostgresJobQueue(_LeasedWrites):
+    _P = "%s"
+
     def __init__(self, dsn: str) -> None:
         from netflix_clone.platform.connections import connect_postgres
 
@@ -355,31 +379,8 @@ class PostgresJobQueue:
             )
             return bool(cur.rowcount == 1)
 
-    def heartbeat(
-        self, job_id: int, worker: str, progress: float, stage: str, lease_s: float
-    ) -> bool:
-        return self._owned_update(
-            job_id,
-            worker,
-            f"progress=%s, stage=%s, lease_until={_PG_NOW} + %s",
-            (progress, stage, lease_s),
-        )
-
-    def succeed(self, job_id: int, worker: str, result: dict[str, Any]) -> bool:
-        return self._owned_update(
-            job_id,
-            worker,
-            "state='succeeded', progress=1, stage='done', reason=NULL, lease_until=NULL, result=%s",
-            (json.dumps(result),),
-        )
-
-    def fail(self, job_id: int, worker: str, outcome: JobOutcome) -> bool:
-        return self._owned_update(
-            job_id,
-            worker,
-            f"state=%s, reason=%s, lease_until=NULL, not_before={_PG_NOW} + %s",
-            (outcome.state, outcome.reason, outcome.retry_in_s or 0.0),
-        )
+    def _later(self, seconds: float) -> tuple[str, Any]:
+        return f"{_PG_NOW} + %s", seconds
 
     def get(self, job_id: int) -> Optional[Job]:
         with self.conn.cursor() as cur:
