@@ -104,7 +104,8 @@ def _emit(args: argparse.Namespace, payload: Any, human: str) -> None:
         print(human)
 
 
-def cmd_probe(args: argparse.Namespace) -> int:
+def _accepted_media(args: argparse.Namespace) -> Any:
+    """The probed, validated input; or None after printing why it was rejected (exit status 2)."""
     from netflix_clone.video_processor.adapters.probe import probe
     from netflix_clone.video_processor.domain.media import InvalidMedia, MediaLimits, validate
 
@@ -117,6 +118,13 @@ def cmd_probe(args: argparse.Namespace) -> int:
             {"accepted": False, "reason": exc.reason, "detail": exc.detail},
             f"rejected ({exc.reason}): {exc.detail}",
         )
+        return None
+    return info
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    info = _accepted_media(args)
+    if info is None:
         return 2
     data = info.as_dict()
     video = data["video"]
@@ -134,19 +142,10 @@ def cmd_probe(args: argparse.Namespace) -> int:
 def cmd_plan(args: argparse.Namespace) -> int:
     import tempfile
 
-    from netflix_clone.video_processor.adapters.probe import probe
-    from netflix_clone.video_processor.domain.media import InvalidMedia, MediaLimits, validate
     from netflix_clone.video_processor.pipeline import plan_ladder
 
-    try:
-        info = probe(args.input)
-        validate(info, MediaLimits())
-    except InvalidMedia as exc:
-        _emit(
-            args,
-            {"accepted": False, "reason": exc.reason, "detail": exc.detail},
-            f"rejected ({exc.reason}): {exc.detail}",
-        )
+    info = _accepted_media(args)
+    if info is None:
         return 2
     config = config_from_settings(_job_settings(args))
     with tempfile.TemporaryDirectory(prefix="nfc-plan-") as tmp:
