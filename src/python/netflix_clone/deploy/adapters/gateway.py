@@ -7,7 +7,6 @@ progress, target health, latency percentiles) with scripted state sequences.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any, Optional, Protocol
 
@@ -309,19 +308,3 @@ class Boto3Gateway:
             DistributionId=distribution_id, Id=invalidation_id
         )["Invalidation"]["Status"]
         return status
-
-
-def wait_until(
-    predicate: Any,
-    timeout_s: float,
-    interval_s: float,
-    sleep: Any = time.sleep,
-    now: Any = time.monotonic,
-) -> bool:
-    deadline = now() + timeout_s
-    while True:
-        if predicate():
-            return True
-        if now() >= deadline:
-            return False
-        sleep(interval_s)

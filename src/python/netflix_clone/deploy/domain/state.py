@@ -14,20 +14,9 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Optional
 
-__all__ = ["DeployState", "Event", "IN_PROGRESS", "TERMINAL", "other_color"]
+__all__ = ["DeployState", "Event", "TERMINAL", "other_color"]
 
 TERMINAL = ("succeeded", "rolled_back", "failed")
-IN_PROGRESS = (
-    "started",
-    "deploying",
-    "green_deploying",
-    "green_healthy",
-    "green_tested",
-    "shifting",
-    "baking",
-    "retiring_blue",
-    "rolling_back",
-)
 
 
 def other_color(color: str) -> str:

@@ -32,7 +32,6 @@ class EncodeOptions:
     segment_format: str = "ts"  # ts | fmp4 (CMAF); HEVC and AV1 always use fmp4
     preset: str = "fast"
     audio_kbps: int = 128
-    threads: int = 0  # 0: ffmpeg decides
 
     def effective_format(self, codec: str) -> str:
         return "fmp4" if CODECS[codec].fmp4_only else self.segment_format
@@ -126,8 +125,6 @@ def ladder_command(
         args += ["-map", f"[o{i}]"]
     if has_audio:
         args += ["-map", "0:a:0"]
-    if options.threads:
-        args += ["-threads", str(options.threads)]
     boundary = f"expr:gte(t,n_forced*{options.segment_s})"
     args += ["-force_key_frames", boundary]
     for i, rung in enumerate(rungs):

@@ -64,7 +64,6 @@ def score_rendition(
     threads: int = 2,
     duration_s: Optional[float] = None,
     progress: Optional[ProgressCallback] = None,
-    reference_args: Optional[list[str]] = None,
 ) -> QualityScore:
     """Score ``distorted`` (a file or playlist) against ``reference`` at ``width`` x ``height``."""
     chain = f"[0:v]scale={width}:{height}:flags=bicubic,setsar=1"
@@ -82,7 +81,6 @@ def score_rendition(
         args = [
             "-i",
             distorted,
-            *(reference_args or []),
             "-i",
             reference,
             "-lavfi",

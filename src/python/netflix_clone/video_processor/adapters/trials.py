@@ -35,42 +35,17 @@ def _sample_reference(
     source: str, info: MediaInfo, out: str, options: TrialOptions, stop: Optional[threading.Event]
 ) -> float:
     total = options.samples * options.sample_s
-    if info.duration_s <= total * 1.5:
-        whole = [
-            "-i",
-            source,
-            "-map",
-            "0:v:0",
-            "-an",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-crf",
-            "8",
-            out,
-        ]
-        run_ffmpeg(whole, stop=stop)
+    near_lossless = ["-c:v", "libx264", "-preset", "ultrafast", "-crf", "8", out]
+    if info.duration_s <= total * 1.5:  # too short to sample: the whole title is the reference
+        run_ffmpeg(["-i", source, "-map", "0:v:0", "-an", *near_lossless], stop=stop)
         return info.duration_s
     args: list[str] = []
     for i in range(options.samples):
         start = info.duration_s * (i + 0.5) / options.samples - options.sample_s / 2
         args += ["-ss", f"{max(0.0, start):.3f}", "-t", f"{options.sample_s:.3f}", "-i", source]
     inputs = "".join(f"[{i}:v:0]" for i in range(options.samples))
-    args += [
-        "-filter_complex",
-        f"{inputs}concat=n={options.samples}:v=1:a=0,format=yuv420p[v]",
-        "-map",
-        "[v]",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        "-crf",
-        "8",
-        out,
-    ]
-    run_ffmpeg(args, stop=stop)
+    graph = f"{inputs}concat=n={options.samples}:v=1:a=0,format=yuv420p[v]"
+    run_ffmpeg([*args, "-filter_complex", graph, "-map", "[v]", *near_lossless], stop=stop)
     return total
 
 

@@ -16,7 +16,7 @@ Rules (HLS Authoring Specification for Apple Devices, rung tables for H.264 and 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Optional
 
 __all__ = [
@@ -279,7 +279,3 @@ def thin_ladder(rungs: list[Rung], keep: int) -> list[Rung]:
         )
         chosen.append(best)
     return sorted(chosen, key=lambda r: r.bitrate_kbps)
-
-
-def with_peak_ratio(rung: Rung, peak_ratio: float) -> Rung:
-    return replace(rung, maxrate_kbps=int(round(rung.bitrate_kbps * peak_ratio)))
