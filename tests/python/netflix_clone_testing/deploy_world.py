@@ -16,8 +16,12 @@ from typing import Any, Optional
 
 import boto3
 
+from netflix_clone.deploy.adapters.coordination import DeployCoordinator
 from netflix_clone.deploy.adapters.gateway import Boto3Gateway, DeploymentInfo, ServiceStatus
+from netflix_clone.deploy.adapters.notify import SlackNotifier
+from netflix_clone.deploy.orchestrator import Deployer, ProductionTarget
 from netflix_clone.deploy.domain.analysis import WindowMetrics
+from netflix_clone_testing.http_fakes import FakeHttp
 
 
 class SimulatedCrash(BaseException):
@@ -277,3 +281,60 @@ def build_world(endpoint: str, service: str = "recommendation-service", desired:
         distribution,
         td,
     )
+
+
+@dataclass
+class Rig:
+    world: World
+    gateway: ScriptedGateway
+    clock: FakeClock
+    coordinator: DeployCoordinator
+    deployer: Deployer
+    target: ProductionTarget
+    http: FakeHttp
+
+    def weights(self) -> dict[str, int]:
+        raw = self.gateway.real.listener_weights(self.world.listener_arn)
+        return {self.world.color_of(k): v for k, v in raw.items()}
+
+    def desired(self, color: str) -> int:
+        return self.gateway.real.service_status(
+            self.world.cluster, f"{self.world.service}-{color}"
+        ).desired
+
+    def task_definition(self, color: str) -> str:
+        status = self.gateway.real.service_status(
+            self.world.cluster, f"{self.world.service}-{color}"
+        )
+        assert status.task_definition is not None
+        return status.task_definition
+
+    def slack_texts(self) -> list[str]:
+        return [c.body["text"] for c in self.http.calls("POST", "/slack")]
+
+    def another_deployer(self, owner: str) -> Deployer:
+        return Deployer(
+            self.gateway,
+            self.coordinator,
+            self.clock,
+            SlackNotifier(self.http.url + "/slack", sleep=self.clock.sleep),
+            owner=owner,
+        )
+
+
+def build_rig(endpoint: str, http: FakeHttp, owner: str = "ci-run-1") -> Rig:
+    """A moto world, the scripted gateway in front of it, a fake clock, a lock table and a Deployer
+    that notifies the fake Slack on ``http``."""
+    world = build_world(endpoint)
+    clock = FakeClock()
+    gateway = ScriptedGateway(Boto3Gateway("us-east-1"), world)
+    coordinator = DeployCoordinator(
+        world.table, boto3.client("dynamodb", region_name="us-east-1"), clock=clock.now
+    )
+    coordinator.ensure_table()
+    slack = SlackNotifier(http.url + "/slack", sleep=clock.sleep)
+    deployer = Deployer(gateway, coordinator, clock, slack, owner=owner)
+    target = ProductionTarget(
+        world.cluster, world.service, world.listener_arn, world.blue_tg, world.green_tg
+    )
+    return Rig(world, gateway, clock, coordinator, deployer, target, http)

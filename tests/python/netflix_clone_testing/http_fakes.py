@@ -88,3 +88,13 @@ def fake_http() -> Iterator[FakeHttp]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def deploy_endpoints() -> Iterator[FakeHttp]:
+    """Slack's webhook and a service's health endpoints, all answering OK until a test says otherwise."""
+    with fake_http() as server:
+        server.respond("POST", "/slack", (200, "ok"))
+        server.respond("GET", "/healthz", (200, {"status": "ok"}))
+        server.respond("GET", "/readyz", (200, {"status": "ready"}))
+        yield server

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -11,28 +11,14 @@ import boto3
 import pytest
 
 from netflix_clone.deploy import cli as deploy_cli
-from netflix_clone.deploy.adapters.coordination import DeployCoordinator, LockHeld
-from netflix_clone.deploy.adapters.gateway import Boto3Gateway
-from netflix_clone.deploy.adapters.notify import GrafanaClient, SlackNotifier
+from netflix_clone.deploy.adapters.coordination import LockHeld
+from netflix_clone.deploy.adapters.notify import GrafanaClient
 from netflix_clone.deploy.domain.analysis import AnalysisConfig, WindowMetrics
 from netflix_clone.deploy.domain.strategies import plan_steps
-from netflix_clone.deploy.orchestrator import (
-    DeployFailed,
-    Deployer,
-    PostDeploy,
-    ProductionSettings,
-    ProductionTarget,
-)
+from netflix_clone.deploy.orchestrator import DeployFailed, PostDeploy, ProductionSettings
 from netflix_clone.deploy.reports import render_human, write_reports
-from netflix_clone_testing.deploy_world import (
-    FakeClock,
-    ScriptedGateway,
-    SimulatedCrash,
-    World,
-    build_world,
-    healthy_metrics,
-)
-from netflix_clone_testing.http_fakes import FakeHttp, fake_http
+from netflix_clone_testing.deploy_world import Rig, SimulatedCrash, build_rig, healthy_metrics
+from netflix_clone_testing.http_fakes import FakeHttp, deploy_endpoints
 
 SETTINGS = ProductionSettings(
     steps=tuple(plan_steps("canary", canary_percent=10, canary_hold_s=300)),
@@ -45,67 +31,13 @@ SETTINGS = ProductionSettings(
 
 @pytest.fixture()
 def http() -> Iterator[FakeHttp]:
-    with fake_http() as server:
-        server.respond("POST", "/slack", (200, "ok"))
-        server.respond("GET", "/healthz", (200, {"status": "ok"}))
-        server.respond("GET", "/readyz", (200, {"status": "ready"}))
+    with deploy_endpoints() as server:
         yield server
-
-
-@dataclass
-class Rig:
-    world: World
-    gateway: ScriptedGateway
-    clock: FakeClock
-    coordinator: DeployCoordinator
-    deployer: Deployer
-    target: ProductionTarget
-    http: FakeHttp
-
-    def weights(self) -> dict[str, int]:
-        raw = self.gateway.real.listener_weights(self.world.listener_arn)
-        return {self.world.color_of(k): v for k, v in raw.items()}
-
-    def desired(self, color: str) -> int:
-        return self.gateway.real.service_status(
-            self.world.cluster, f"{self.world.service}-{color}"
-        ).desired
-
-    def task_definition(self, color: str) -> str:
-        status = self.gateway.real.service_status(
-            self.world.cluster, f"{self.world.service}-{color}"
-        )
-        assert status.task_definition is not None
-        return status.task_definition
-
-    def slack_texts(self) -> list[str]:
-        return [c.body["text"] for c in self.http.calls("POST", "/slack")]
-
-    def another_deployer(self, owner: str) -> Deployer:
-        return Deployer(
-            self.gateway,
-            self.coordinator,
-            self.clock,
-            SlackNotifier(self.http.url + "/slack", sleep=self.clock.sleep),
-            owner=owner,
-        )
 
 
 @pytest.fixture()
 def rig(aws_endpoint: str, http: FakeHttp) -> Rig:
-    world = build_world(aws_endpoint)
-    clock = FakeClock()
-    gateway = ScriptedGateway(Boto3Gateway("us-east-1"), world)
-    coordinator = DeployCoordinator(
-        world.table, boto3.client("dynamodb", region_name="us-east-1"), clock=clock.now
-    )
-    coordinator.ensure_table()
-    slack = SlackNotifier(http.url + "/slack", sleep=clock.sleep)
-    deployer = Deployer(gateway, coordinator, clock, slack, owner="ci-run-1")
-    target = ProductionTarget(
-        world.cluster, world.service, world.listener_arn, world.blue_tg, world.green_tg
-    )
-    return Rig(world, gateway, clock, coordinator, deployer, target, http)
+    return build_rig(aws_endpoint, http)
 
 
 def _settings(rig: Rig, **overrides: Any) -> ProductionSettings:

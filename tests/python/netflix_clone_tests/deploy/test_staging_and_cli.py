@@ -16,31 +16,20 @@ from netflix_clone.deploy import cli
 from netflix_clone.deploy.cli import main
 from netflix_clone.deploy.domain.analysis import WindowMetrics
 from netflix_clone.deploy.orchestrator import DeployFailed, Deployer
-from netflix_clone_testing.deploy_world import FakeClock, ScriptedGateway, World, build_world
-from netflix_clone_testing.http_fakes import FakeHttp, fake_http
+from netflix_clone_testing.deploy_world import ScriptedGateway, World, build_rig, build_world
+from netflix_clone_testing.http_fakes import FakeHttp, deploy_endpoints
 
 
 @pytest.fixture()
 def http() -> Iterator[FakeHttp]:
-    with fake_http() as server:
-        server.respond("POST", "/slack", (200, "ok"))
-        server.respond("GET", "/healthz", (200, {"status": "ok"}))
+    with deploy_endpoints() as server:
         yield server
 
 
 @pytest.fixture()
 def staging(aws_endpoint: str, http: FakeHttp) -> tuple[World, ScriptedGateway, Deployer]:
-    world = build_world(aws_endpoint)
-    clock = FakeClock()
-    gateway = ScriptedGateway(Boto3Gateway("us-east-1"), world)
-    coordinator = DeployCoordinator(
-        world.table, boto3.client("dynamodb", region_name="us-east-1"), clock=clock.now
-    )
-    coordinator.ensure_table()
-    deployer = Deployer(
-        gateway, coordinator, clock, SlackNotifier(http.url + "/slack", sleep=clock.sleep)
-    )
-    return world, gateway, deployer
+    rig = build_rig(aws_endpoint, http, owner="ci-staging")
+    return rig.world, rig.gateway, rig.deployer
 
 
 def _service_td(world: World, gateway: ScriptedGateway) -> str:
