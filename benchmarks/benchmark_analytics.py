@@ -44,12 +44,12 @@ def bench_qoe(sessions: int) -> dict[str, Any]:
     for event in events:
         by_sid.setdefault(event.sid, []).append(event)
     groups = list(by_sid.values())
-    samples = []
-    for _ in range(5):
-        started = time.perf_counter()
+
+    def one_pass() -> None:
         for group in groups:
             compute_session(group, "end")
-        samples.append((time.perf_counter() - started) / len(groups))
+
+    samples = [harness.time_once(one_pass) / len(groups) for _ in range(5)]
     per_session_us = float(np.median(samples)) * 1e6
     return {
         "per_session_us_median": per_session_us,
@@ -72,6 +72,7 @@ def bench_throughput(client: Any, prefix: str, sessions: int, sinks: list[Any]) 
     while idle < 2:
         idle = idle + 1 if consumer.step() == 0 else 0
     consumer.close_due((consumer.store.watermark() or 0) + 10**9)
+    harness.plant_cpu(time.process_time() - cpu)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     committed = sum(
         sample.value

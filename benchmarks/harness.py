@@ -22,7 +22,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402  # pylint: disable=wrong-import-position
 import numpy.typing as npt  # noqa: E402  # pylint: disable=wrong-import-position
 
-__all__ = ["environment", "percentiles", "time_calls", "write_report"]
+__all__ = ["environment", "percentiles", "plant_cpu", "time_calls", "time_once", "write_report"]
 
 SCHEMA_VERSION = 1
 
@@ -37,6 +37,26 @@ def _spin(seconds: float) -> None:
     end = time.perf_counter() + seconds
     while time.perf_counter() < end:
         pass
+
+
+def time_once(fn: Callable[[], object]) -> float:
+    """Seconds for one call of `fn` (a whole batch, a whole pass), planted slowdown included."""
+    start = time.perf_counter()
+    fn()
+    elapsed = time.perf_counter() - start
+    slowdown = _planted_slowdown()
+    if slowdown:
+        _spin(elapsed * slowdown)
+    return time.perf_counter() - start
+
+
+def plant_cpu(cpu_seconds: float) -> None:
+    """Burn the planted share of `cpu_seconds` (for metrics measured in CPU time, not per call)."""
+    slowdown = _planted_slowdown()
+    if slowdown:
+        end = time.process_time() + cpu_seconds * slowdown
+        while time.process_time() < end:
+            pass
 
 
 def time_calls(

@@ -1,8 +1,21 @@
 """Target checks, noise-aware regression verdicts, history and plots for benchmark reports.
 
-A regression is declared only when a metric is worse by more than the threshold (10 %) on the medians of
-its repeated samples AND a one-sided Mann-Whitney U test says the shift is unlikely to be noise
-(p < alpha). Either alone cries wolf on a shared machine or misses real changes.
+A regression is declared only when a metric is worse by more than the threshold (10 %) AND a one-sided
+rank test says the shift is unlikely to be noise (p < alpha). Either alone cries wolf on a shared machine
+or misses real changes.
+
+Two designs, for two questions:
+
+* `compare_paired` (the gate): baseline and candidate run in alternating rounds on the same machine in one
+  job, so whatever the machine is doing hits both alike. Each round gives one paired ratio per metric; the
+  change is the median ratio and the test is the exact one-sided Wilcoxon signed-rank test over rounds.
+  The unit of replication is the process: samples inside one process share its memory layout, CPU state
+  and neighbours, and two processes of identical code differ by far more than their inner spread.
+* `compare_counts` (the sharp gate): instruction counts from valgrind do not move with machine load, so
+  a plain threshold applies, raised only if repeated counts of the same code disagree.
+* `compare_runs` / `compare_samples` (the trend): a new run against stored runs from earlier jobs, a
+  Mann-Whitney test over repeated samples with the spread between baseline runs as the floor. Different
+  jobs may land on different hosts, so this reports drift over time rather than gating a change.
 """
 
 from __future__ import annotations
@@ -16,13 +29,15 @@ from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
-from scipy.stats import mannwhitneyu
+from scipy.stats import mannwhitneyu, wilcoxon
 
 __all__ = [
     "TargetResult",
     "Verdict",
     "append_history",
     "check_targets",
+    "compare_counts",
+    "compare_paired",
     "compare_runs",
     "compare_samples",
     "get_path",
@@ -151,6 +166,76 @@ def compare_runs(
         threshold=max(threshold, spread),
         alpha=alpha,
     )
+
+
+def compare_counts(
+    base: Sequence[float],
+    new: Sequence[float],
+    *,
+    threshold: float = 0.10,
+    noise_multiple: float = 5.0,
+) -> Verdict:
+    """Verdict for deterministic measures (instruction counts; lower is better).
+
+    The bar is the threshold, or `noise_multiple` times the relative spread between repeated counts of
+    the same code when that is larger (a count that is not reproducible must not pass for a verdict).
+    There is no sampling distribution to test, so `p_value` is NaN.
+    """
+    b = np.asarray([x for x in base if math.isfinite(x)], dtype=np.float64)
+    n = np.asarray([x for x in new if math.isfinite(x)], dtype=np.float64)
+    if b.size == 0 or n.size == 0:
+        med_b = float(np.median(b)) if b.size else math.nan
+        med_n = float(np.median(n)) if n.size else math.nan
+        return Verdict("insufficient data", math.nan, math.nan, med_b, med_n)
+    med_b, med_n = float(np.median(b)), float(np.median(n))
+    spread = max(float(np.ptp(b)) / med_b, float(np.ptp(n)) / med_n)
+    limit = max(threshold, noise_multiple * spread)
+    change = med_n / med_b - 1.0
+    if change > limit:
+        return Verdict("regression", change, math.nan, med_b, med_n)
+    if -change > limit:
+        return Verdict("improvement", change, math.nan, med_b, med_n)
+    return Verdict("no change", change, math.nan, med_b, med_n)
+
+
+def compare_paired(
+    base: Sequence[float],
+    new: Sequence[float],
+    *,
+    higher_is_better: bool = False,
+    threshold: float = 0.10,
+    alpha: float = 0.01,
+    min_rounds: int = 5,
+) -> Verdict:
+    """Verdict over interleaved rounds: `base[i]` and `new[i]` were measured back to back in round i.
+
+    `change` is the median over rounds of the per-round relative change (positive = worse), `p_value` the
+    exact one-sided Wilcoxon signed-rank p-value of the per-round log-ratios. With 8 rounds the smallest
+    attainable p is 1/256, so p < 0.01 needs the candidate worse in at least 7 rounds, the better one small.
+    Rounds where either side is missing or not positive are dropped; fewer than `min_rounds` left is
+    "insufficient data".
+    """
+    pairs = [
+        (float(b), float(n))
+        for b, n in zip(base, new)
+        if math.isfinite(float(b)) and math.isfinite(float(n)) and b > 0 and n > 0
+    ]
+    med_b = float(np.median([b for b, _ in pairs])) if pairs else math.nan
+    med_n = float(np.median([n for _, n in pairs])) if pairs else math.nan
+    if len(pairs) < min_rounds:
+        return Verdict("insufficient data", math.nan, math.nan, med_b, med_n)
+    logs = np.array([math.log(n / b) for b, n in pairs])
+    worse_logs = -logs if higher_is_better else logs
+    change = math.expm1(float(np.median(worse_logs)))
+    if not np.any(worse_logs):
+        return Verdict("no change", 0.0, 1.0, med_b, med_n)
+    p_worse = float(wilcoxon(worse_logs, alternative="greater", method="exact").pvalue)
+    p_better = float(wilcoxon(worse_logs, alternative="less", method="exact").pvalue)
+    if change > threshold and p_worse < alpha:
+        return Verdict("regression", change, p_worse, med_b, med_n)
+    if -change > threshold and p_better < alpha:
+        return Verdict("improvement", change, p_better, med_b, med_n)
+    return Verdict("no change", change, min(p_worse, p_better), med_b, med_n)
 
 
 def append_history(path: Path, report: Mapping[str, Any]) -> None:

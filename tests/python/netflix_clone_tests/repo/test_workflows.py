@@ -137,10 +137,17 @@ def test_performance_workflow_schedule_dispatch_and_steps() -> None:
         "perf.pex check",
         "perf.pex compare",
         "perf.pex plot",
+        "perf.pex ab",
+        "perf.pex revision",
+        "run --only instructions",
         "GITHUB_STEP_SUMMARY",
     ):
         assert command in runs
     assert "git push -f origin HEAD:perf-history" in runs
+    assert "apt-get install -yq valgrind" in runs
+    # Targets are checked last, so a missed target still stores the history and shows the gate.
+    steps = workflow["jobs"]["benchmarks"]["steps"]
+    assert "perf.pex check" in steps[-1]["run"] and "always()" in steps[-1]["if"]
 
 
 def test_deploy_workflow_packages_once_then_staging_then_production() -> None:
