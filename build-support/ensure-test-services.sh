@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes sure the servers the test suite talks to are up on loopback: PostgreSQL on 127.0.0.1:5432 with
 # trust auth for the `postgres` role, Redis on 127.0.0.1:6379. Installs them from Debian's packages
-# when absent (needs root), starts them when stopped, and waits until they answer.
+# when absent (needs root), starts them when stopped, and waits until they answer. Also installs the
+# tools some tests run (valgrind, objdump).
 set -euo pipefail
 
 log() { printf 'ensure-test-services: %s\n' "$*" >&2; }
@@ -64,6 +65,19 @@ ensure_redis() {
   wait_for Redis redis_ready
 }
 
+ensure_tools() {
+  # valgrind: the instruction-count benchmark and its tests; objdump (binutils): the check that
+  # hnswlib was built without AVX-512.
+  local missing=()
+  command -v valgrind >/dev/null 2>&1 || missing+=(valgrind)
+  command -v objdump >/dev/null 2>&1 || missing+=(binutils)
+  if (( ${#missing[@]} )); then
+    log "installing ${missing[*]}"
+    apt_install "${missing[@]}"
+  fi
+}
+
 ensure_postgres
 ensure_redis
-log "PostgreSQL and Redis are up on 127.0.0.1"
+ensure_tools
+log "PostgreSQL and Redis are up on 127.0.0.1; valgrind and objdump are installed"
