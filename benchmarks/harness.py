@@ -16,7 +16,8 @@ from importlib import metadata
 from typing import Any, Optional
 
 # One thread per request: pin BLAS/OpenMP before numpy is imported anywhere.
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+PINNED_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+for _var in PINNED_THREADS:
     os.environ.setdefault(_var, "1")
 
 import numpy as np  # noqa: E402  # pylint: disable=wrong-import-position
