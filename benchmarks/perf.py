@@ -28,6 +28,7 @@ import subprocess  # noqa: E402  # nosec B404 - runs the benchmark pexes the cal
 import sys  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
+from dataclasses import replace  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any, Optional  # noqa: E402
 
@@ -40,6 +41,7 @@ from perfstats import (  # noqa: E402
     compare_paired,
     compare_runs,
     get_path,
+    holm,
     read_history,
     render_plot,
 )
@@ -249,6 +251,8 @@ def _run_side(
 ) -> tuple[dict[str, Any], float]:
     """One benchmark of one side in its own process; its report and the seconds it took."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    report_path = out_dir / f"{name}.json"
+    report_path.unlink(missing_ok=True)  # an earlier `ab` into the same directory must not stand in
     argv = [*command, "run", "--only", name, "--no-fail", "--out-dir", str(out_dir)]
     started = time.perf_counter()
     # The target table goes to the log with the benchmark's progress: the report file is the result.
@@ -256,7 +260,6 @@ def _run_side(
         argv + (["--quick"] if quick else []), env=env, stdout=log, stderr=log, check=False
     )
     elapsed = time.perf_counter() - started
-    report_path = out_dir / f"{name}.json"
     if result.returncode != 0 or not report_path.exists():
         raise SystemExit(
             f"perf ab: {shlex.join(argv)} failed with exit code {result.returncode}; see {log.name}"
@@ -317,27 +320,48 @@ def compare_ab(
         if tracked.get("deterministic"):
             verdict = compare_counts(base, new, threshold=threshold)
         else:
+            # alpha=1: classify by size and direction here; significance is decided over the family.
             verdict = compare_paired(
                 base,
                 new,
                 higher_is_better=bool(tracked.get("higher_is_better")),
                 threshold=threshold,
-                alpha=float(settings.get("alpha", 0.01)),
+                alpha=1.0,
             )
         out.append((tracked, verdict))
-    return out
+    alpha = float(settings.get("alpha", 0.01))
+    adjusted = holm([v.p_value if not t.get("deterministic") else math.nan for t, v in out])
+    judged = []
+    for (tracked, verdict), p_adj in zip(out, adjusted):
+        if not math.isnan(p_adj):
+            called = verdict.verdict in ("regression", "improvement") and p_adj < alpha
+            verdict = replace(
+                verdict, verdict=verdict.verdict if called else "no change", p_value=p_adj
+            )
+        judged.append((tracked, verdict))
+    return judged
+
+
+def timed_tracked(config: dict[str, Any], names: Sequence[str]) -> int:
+    """How many wall-clock metrics an A/B of these suites judges (the size of the Holm family)."""
+    return sum(
+        1 for t in config["tracked"] if t["benchmark"] in names and not t.get("deterministic")
+    )
 
 
 def cmd_ab(args: argparse.Namespace) -> int:
     config = load_config(args.targets)
     alpha = float(config.get("regression", {}).get("alpha", 0.01))
-    # The exact signed-rank test over n rounds cannot go below p = 2**-n.
-    needed = math.floor(math.log2(1 / alpha)) + 1
+    names = args.only.split(",") if args.only else list(TIMED)
+    # The exact signed-rank test over n rounds cannot go below p = 2**-n, and Holm asks the most
+    # significant of m metrics for p < alpha / m.
+    family = max(1, timed_tracked(config, names))
+    needed = math.floor(math.log2(family / alpha)) + 1
     if args.rounds < needed:
         raise SystemExit(
-            f"perf ab: {args.rounds} rounds can never reach p < {alpha:g}; use at least {needed} rounds"
+            f"perf ab: {args.rounds} rounds can never reach p < {alpha:g}/{family} metrics; "
+            f"use at least {needed} rounds"
         )
-    names = args.only.split(",") if args.only else list(TIMED)
     # The planted slowdown reaches a side only when asked for with --baseline-env/--candidate-env.
     inherited = {k: v for k, v in os.environ.items() if k != PLANTED}
     sides = {
@@ -451,7 +475,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         metavar="NAME=VALUE",
         help=f"repeatable; e.g. {PLANTED}=0.15 to prove the gate catches a 15 %% slowdown",
     )
-    p.add_argument("--rounds", type=int, default=8)
+    p.add_argument("--rounds", type=int, default=12)
     p.add_argument(
         "--only", help=f"comma-separated (default {','.join(TIMED)}): {','.join(SUITES)}"
     )

@@ -6,9 +6,10 @@ or misses real changes.
 
 Two designs, for two questions:
 
-* `compare_paired` (the gate): baseline and candidate run in alternating rounds on the same machine in one
-  job, so whatever the machine is doing hits both alike. Each round gives one paired ratio per metric; the
-  change is the median ratio and the test is the exact one-sided Wilcoxon signed-rank test over rounds.
+* `compare_paired` (the wall-clock gate): baseline and candidate run in alternating rounds on the same
+  machine in one job, so whatever the machine is doing hits both alike. Each round gives one paired ratio
+  per metric; the change is the median ratio and the test is the exact one-sided Wilcoxon signed-rank
+  test over rounds, its p-values Holm-adjusted over all the metrics judged together (`holm`).
   The unit of replication is the process: samples inside one process share its memory layout, CPU state
   and neighbours, and two processes of identical code differ by far more than their inner spread.
 * `compare_counts` (the sharp gate): instruction counts from valgrind do not move with machine load, so
@@ -41,6 +42,7 @@ __all__ = [
     "compare_runs",
     "compare_samples",
     "get_path",
+    "holm",
     "read_history",
     "render_plot",
 ]
@@ -236,6 +238,22 @@ def compare_paired(
     if -change > threshold and p_better < alpha:
         return Verdict("improvement", change, p_better, med_b, med_n)
     return Verdict("no change", change, min(p_worse, p_better), med_b, med_n)
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p-values (NaN stays NaN and does not count towards the family size).
+
+    One A/B judges ten metrics at once; at p < 0.01 each, a run of identical code would flag one of them
+    every few dozen runs. Holm keeps the chance of any false flag in the whole family below alpha.
+    """
+    finite = sorted((p, i) for i, p in enumerate(p_values) if math.isfinite(p))
+    m = len(finite)
+    adjusted = [math.nan] * len(p_values)
+    running = 0.0
+    for rank, (p, i) in enumerate(finite):
+        running = max(running, min(1.0, (m - rank) * p))
+        adjusted[i] = running
+    return adjusted
 
 
 def append_history(path: Path, report: Mapping[str, Any]) -> None:

@@ -18,6 +18,7 @@ from perfstats import (
     compare_runs,
     compare_samples,
     get_path,
+    holm,
     read_history,
     render_plot,
 )
@@ -278,7 +279,7 @@ def test_ab_alternates_sides_and_gates_on_the_planted_slowdown(
                 "--only",
                 "analytics",
                 "--rounds",
-                "8",
+                "10",
                 "--out-dir",
                 str(tmp_path / "out"),
                 *extra,
@@ -286,7 +287,7 @@ def test_ab_alternates_sides_and_gates_on_the_planted_slowdown(
         )
 
     assert ab() == 0
-    assert calls.read_text().split() == ["A", "B", "B", "A"] * 4
+    assert calls.read_text().split() == ["A", "B", "B", "A"] * 5
     out = capsys.readouterr().out
     assert "latency.ms.p99" in out and "regression" not in out
     assert ab("--candidate-env", "NFC_BENCH_PLANTED_SLOWDOWN=0.15", "--json") == 1
@@ -298,8 +299,9 @@ def test_ab_alternates_sides_and_gates_on_the_planted_slowdown(
     assert result["values"]["analytics:latency.ms.p99"]["baseline"][:3] == pytest.approx(
         [8.0, 10.4, 12.8]
     )
-    assert json.loads((tmp_path / "out" / "ab.json").read_text())["rounds"] == 8
-    # A side that produces no report stops the gate with the command that failed.
+    assert json.loads((tmp_path / "out" / "ab.json").read_text())["rounds"] == 10
+    # A side that produces no report stops the gate with the command that failed, even where an
+    # earlier run into the same directory left one.
     calls.write_text("")
     with pytest.raises(SystemExit, match="failed with exit code 0"):
         perf.main(
@@ -313,14 +315,52 @@ def test_ab_alternates_sides_and_gates_on_the_planted_slowdown(
                 "analytics",
                 "--full",
                 "--out-dir",
-                str(tmp_path / "out2"),
+                str(tmp_path / "out"),
             ]
         )
 
 
 def test_ab_refuses_too_few_rounds_to_reach_the_significance_level() -> None:
-    with pytest.raises(SystemExit, match="at least 7 rounds"):
-        perf.main(["ab", "--baseline", "x", "--candidate", "y", "--rounds", "6"])
+    # Ten wall-clock metrics at a family-wise 0.01: the best needs p < 0.001, so 10 rounds (2**-10).
+    with pytest.raises(SystemExit, match="at least 10 rounds"):
+        perf.main(["ab", "--baseline", "x", "--candidate", "y", "--rounds", "9"])
+    # One suite, three metrics: p < 0.0033 needs 9 rounds.
+    with pytest.raises(SystemExit, match="at least 9 rounds"):
+        perf.main(
+            ["ab", "--baseline", "x", "--candidate", "y", "--only", "analytics", "--rounds", "8"]
+        )
+
+
+def test_holm_controls_the_family_and_keeps_order() -> None:
+    assert holm([0.001, 0.04, float("nan"), 0.03]) == pytest.approx(
+        [0.003, 0.06, float("nan"), 0.06], nan_ok=True
+    )
+    assert holm([0.5, 0.9]) == [1.0, 1.0]
+    assert not holm([])
+
+
+def test_an_ab_family_of_ten_metrics_does_not_flag_one_lucky_metric() -> None:
+    # Eight rounds with every round worse on one metric of ten: p = 1/256 alone, not after Holm.
+    base = {"recommendations": {"baseline": [], "candidate": []}}
+    for r in range(8):
+        metrics = {"lat": {"a": 1.0, "b": 1.0}}
+        base["recommendations"]["baseline"].append({"metrics": metrics})
+        base["recommendations"]["candidate"].append(
+            {"metrics": {"lat": {"a": 1.3 + 0.01 * r, "b": 1.0 + (0.01 if r % 2 else -0.01)}}}
+        )
+    config = {
+        "tracked": [
+            {"benchmark": "recommendations", "metric": "lat.a"},
+            *({"benchmark": "recommendations", "metric": "lat.b"} for _ in range(9)),
+        ],
+        "regression": {"threshold": 0.10, "alpha": 0.01},
+    }
+    verdicts = perf.compare_ab(base, config)
+    assert verdicts[0][1].change > 0.25 and verdicts[0][1].p_value == pytest.approx(10 / 256)
+    assert all(v.verdict == "no change" for _, v in verdicts)
+    # The same shift judged alone is a regression.
+    config["tracked"] = config["tracked"][:1]
+    assert perf.compare_ab(base, config)[0][1].verdict == "regression"
 
 
 def test_instruction_counts_use_the_threshold_unless_the_counts_do_not_repeat() -> None:
