@@ -212,8 +212,8 @@ def compare_paired(
     """Verdict over interleaved rounds: `base[i]` and `new[i]` were measured back to back in round i.
 
     `change` is the median over rounds of the per-round relative change (positive = worse), `p_value` the
-    exact one-sided Wilcoxon signed-rank p-value of the per-round log-ratios. With 8 rounds the smallest
-    attainable p is 1/256, so p < 0.01 needs the candidate worse in at least 7 rounds, the better one small.
+    exact one-sided Wilcoxon signed-rank p-value of the per-round log-ratios. With n rounds the smallest
+    attainable p is 2**-n (1/256 for 8), reached only when the candidate is worse in every round.
     Rounds where either side is missing or not positive are dropped; fewer than `min_rounds` left is
     "insufficient data".
     """
