@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -341,14 +342,16 @@ def test_holm_controls_the_family_and_keeps_order() -> None:
 
 def test_an_ab_family_of_ten_metrics_does_not_flag_one_lucky_metric() -> None:
     # Eight rounds with every round worse on one metric of ten: p = 1/256 alone, not after Holm.
-    base = {"recommendations": {"baseline": [], "candidate": []}}
+    base: dict[str, dict[str, list[dict[str, Any]]]] = {
+        "recommendations": {"baseline": [], "candidate": []}
+    }
     for r in range(8):
         metrics = {"lat": {"a": 1.0, "b": 1.0}}
         base["recommendations"]["baseline"].append({"metrics": metrics})
         base["recommendations"]["candidate"].append(
             {"metrics": {"lat": {"a": 1.3 + 0.01 * r, "b": 1.0 + (0.01 if r % 2 else -0.01)}}}
         )
-    config = {
+    config: dict[str, Any] = {
         "tracked": [
             {"benchmark": "recommendations", "metric": "lat.a"},
             *({"benchmark": "recommendations", "metric": "lat.b"} for _ in range(9)),
