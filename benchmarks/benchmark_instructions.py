@@ -165,10 +165,12 @@ def _repeat(fn: Callable[[], object], count: int) -> None:
 def child(workdir: Path, names: list[str]) -> None:
     """Runs under callgrind: set up uncounted, then one counted `sys.call_tracing` per kernel."""
     kernels = _kernels(workdir, names)
-    slowdown = float(os.environ.get("NFC_BENCH_PLANTED_SLOWDOWN", "0") or 0)
+    slowdown = harness.planted_slowdown()
     for kernel in (k for k in KERNELS if k.name in names):
         fn = kernels[kernel.name]
-        _repeat(fn, 3)  # first-call costs (caches, lazy imports) stay out of the count
+        # Warm-up as long as the first segment: first-call costs (caches, lazy imports) stay out of
+        # the count, and so does Python 3.10's opcache, which a function only gets after 1024 calls.
+        _repeat(fn, REPS)
         # As timeit does: a collection triggered by allocation counts would land in one kernel or the
         # next depending on what ran before, which is noise in a count.
         gc.collect()
@@ -196,7 +198,7 @@ def count_once(workdir: Path, valgrind: str, names: list[str]) -> dict[str, int]
     # A fixed, minimal environment: its size sets where the child's stack starts, and alignment moves
     # counts of copy loops (seen: +0.7 % on one kernel between two runs that differed only in shell
     # variables).
-    keep = ("PATH", "HOME", "LANG", "NFC_BENCH_PLANTED_SLOWDOWN", *harness.PINNED_THREADS)
+    keep = ("PATH", "HOME", "LANG", harness.PLANTED_SLOWDOWN, *harness.PINNED_THREADS)
     env = {
         **{name: os.environ[name] for name in keep if name in os.environ},
         "PYTHONHASHSEED": "0",  # str hashing decides dict/set layouts, and so instruction counts
