@@ -23,15 +23,26 @@ for _var in PINNED_THREADS:
 import numpy as np  # noqa: E402  # pylint: disable=wrong-import-position
 import numpy.typing as npt  # noqa: E402  # pylint: disable=wrong-import-position
 
-__all__ = ["environment", "percentiles", "plant_cpu", "time_calls", "time_once", "write_report"]
+__all__ = [
+    "environment",
+    "percentiles",
+    "plant_cpu",
+    "planted_slowdown",
+    "time_calls",
+    "time_once",
+    "write_report",
+]
 
 SCHEMA_VERSION = 1
 
 
-def _planted_slowdown() -> float:
+PLANTED_SLOWDOWN = "NFC_BENCH_PLANTED_SLOWDOWN"
+
+
+def planted_slowdown() -> float:
     """NFC_BENCH_PLANTED_SLOWDOWN=0.15 makes every timed call 15 % slower (real CPU work), to prove the
     regression check catches what it should. Never set in CI."""
-    return float(os.environ.get("NFC_BENCH_PLANTED_SLOWDOWN", "0") or 0)
+    return float(os.environ.get(PLANTED_SLOWDOWN, "0") or 0)
 
 
 def _spin(seconds: float) -> None:
@@ -45,7 +56,7 @@ def time_once(fn: Callable[[], object]) -> float:
     start = time.perf_counter()
     fn()
     elapsed = time.perf_counter() - start
-    slowdown = _planted_slowdown()
+    slowdown = planted_slowdown()
     if slowdown:
         _spin(elapsed * slowdown)
     return time.perf_counter() - start
@@ -53,7 +64,7 @@ def time_once(fn: Callable[[], object]) -> float:
 
 def plant_cpu(cpu_seconds: float) -> None:
     """Burn the planted share of `cpu_seconds` (for metrics measured in CPU time, not per call)."""
-    slowdown = _planted_slowdown()
+    slowdown = planted_slowdown()
     if slowdown:
         end = time.process_time() + cpu_seconds * slowdown
         while time.process_time() < end:
@@ -68,7 +79,7 @@ def time_calls(
         fn()
     samples = np.empty(repeat, dtype=np.float64)
     now = time.perf_counter
-    slowdown = _planted_slowdown()
+    slowdown = planted_slowdown()
     for i in range(repeat):
         start = now()
         fn()
