@@ -160,8 +160,12 @@ def test_deploy_workflow_packages_once_then_staging_then_production() -> None:
         "production",
     ]
     assert set(inputs["strategy"]["options"]) == {"canary", "linear", "all-at-once"}
+    assert set(inputs["action"]["options"]) == {"deploy", "rollback", "resume", "break-lock"}
     jobs = workflow["jobs"]
-    assert jobs["staging"]["needs"] == "package" and jobs["production"]["needs"] == "staging"
+    assert jobs["staging"]["needs"] == "package" and jobs["production"]["needs"] == [
+        "package",
+        "staging",
+    ]
     assert workflow["concurrency"]["cancel-in-progress"] is False
     packaging = [c for c in _run_commands(workflow) if "./pants" in c]
     assert packaging == ["./pants package src/python/netflix_clone/deploy:deploy"]  # packaged once
@@ -174,26 +178,55 @@ def test_deploy_workflow_packages_once_then_staging_then_production() -> None:
         if s.get("uses", "").startswith("actions/upload-artifact")
     )
     assert upload["with"]["path"] == "dist/src.python.netflix_clone.deploy/deploy.pex"
-    text = Path(".github/workflows/deploy.yml").read_text(encoding="utf-8")
-    for secret in (
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "LB_LISTENER_ARN",
-        "BLUE_TARGET_GROUP_ARN",
-        "GREEN_TARGET_GROUP_ARN",
-        "CLOUDFRONT_DISTRIBUTION_ID",
-        "GRAFANA_API_KEY",
-        "SLACK_WEBHOOK",
-    ):
-        assert f"secrets.{secret}" in text, secret
     for cluster in ("netflix-clone-staging", "netflix-clone-production"):
-        assert cluster in text
+        assert cluster in Path(".github/workflows/deploy.yml").read_text(encoding="utf-8")
     runs = {name: " ".join(s.get("run", "") for s in job["steps"]) for name, job in jobs.items()}
     assert "deploy.pex staging" in runs["staging"]
     assert "deploy.pex production --dry-run" in runs["production"]
-    assert "deploy.pex rollback" in runs["rollback"]
-    for service in ("analytics-consumer", "recommendation-service", "video-processor"):
-        assert service in jobs["staging"]["strategy"]["matrix"]["service"]
+    assert "deploy.pex rollback" in runs["operate"] and "--resume" in runs["operate"]
+    assert "deploy.pex break-lock" in runs["operate"]
+    # A failing service's staging deploy must not cancel the others half-way.
+    assert jobs["staging"]["strategy"]["fail-fast"] is False
+    assert jobs["production"]["strategy"]["max-parallel"] == 1
+
+
+def test_deploy_workflow_wiring_is_per_service_and_safe() -> None:
+    """Issue 14, cases 4 and 6 and the workflow hardening: per-service listeners and target groups,
+    AWS_DEFAULT_REGION set, OIDC first, and no free text pasted into a script."""
+    workflow = _load(Path(".github/workflows/deploy.yml"))
+    text = Path(".github/workflows/deploy.yml").read_text(encoding="utf-8")
+    assert workflow["env"]["AWS_DEFAULT_REGION"] == workflow["env"]["AWS_REGION"]
+    for name in (
+        "LB_LISTENER_ARN",
+        "LB_RULE_ARN",
+        "BLUE_TARGET_GROUP_ARN",
+        "GREEN_TARGET_GROUP_ARN",
+    ):
+        assert f"secrets.{name}" not in text, f"{name} must be per service"
+        assert f"secrets[format('{{0}}_{name}', steps.svc.outputs.key)]" in text
+    assert "secrets[format('{0}_STAGING_TARGET_GROUP_ARN', steps.svc.outputs.key)]" in text
+    assert workflow["permissions"]["id-token"] == "write"
+    for name, job in workflow["jobs"].items():
+        if name == "package":
+            continue
+        creds = [
+            s
+            for s in job["steps"]
+            if s.get("uses", "").startswith("aws-actions/configure-aws-credentials")
+        ]
+        assert [s["if"] for s in creds] == [
+            "vars.AWS_DEPLOY_ROLE_ARN != ''",
+            "vars.AWS_DEPLOY_ROLE_ARN == ''",
+        ], name
+        assert "role-to-assume" in creds[0]["with"] and "aws-access-key-id" in creds[1]["with"]
+    untrusted = re.compile(
+        r"\$\{\{\s*(inputs\.|matrix\.|github\.actor|github\.ref|needs\.|secrets)"
+    )
+    for name, job in workflow["jobs"].items():
+        for step in job.get("steps", []):
+            assert not untrusted.search(
+                step.get("run", "")
+            ), f"{name}: expression inside run: {step.get('name')}"
 
 
 def test_docker_workflow_builds_affected_images_scans_and_pushes() -> None:
