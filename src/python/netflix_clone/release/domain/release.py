@@ -67,13 +67,14 @@ class Entry:
 class ReleasePlan:
     previous: Optional[Version]
     version: Version
-    bump: Bump
+    bump: Bump  # the part of the version that changed
     entries: tuple[Entry, ...]  # counted commits (conventional, not cancelled), oldest first
     cancelled: tuple[tuple[Commit, Commit], ...]  # (commit, the revert that cancelled it)
     unconventional: tuple[Entry, ...]  # listed in the changelog, never counted
     merges: tuple[RawCommit, ...]
     explicit: bool = False
     notes: tuple[str, ...] = field(default=())
+    requested: Bump = Bump.NONE  # the highest bump the commits ask for
 
     @property
     def tag(self) -> str:
@@ -160,8 +161,8 @@ def plan_release(
         Entry(c, Bump.NONE, touched.get(c.sha)) for c in still if not c.conventional
     )
     entries = tuple(Entry(c, bump_of(c), touched.get(c.sha)) for c in still if c.conventional)
-    bump = max((e.bump for e in entries), default=Bump.NONE)
-    if bump is Bump.NONE:
+    requested = max((e.bump for e in entries), default=Bump.NONE)
+    if requested is Bump.NONE:
         counted = len(entries)
         raise NothingToRelease(
             f"no releasable commits since {previous.tag if previous else 'the first commit'}: "
@@ -179,7 +180,9 @@ def plan_release(
             )
         target = explicit
     else:
-        target = bump_version(previous, bump)
+        target = bump_version(previous, requested)
+        if requested is Bump.MAJOR and target.major == 0:
+            notes.append("a breaking change bumps the minor version while below 1.0.0")
         # A pre-release series already under way for a higher version continues (v2.0.0-rc.1 exists,
         # a fix lands: the next candidate is v2.0.0-rc.2, not v1.2.1).
         ongoing = [
@@ -194,14 +197,24 @@ def plan_release(
     return ReleasePlan(
         previous=previous,
         version=version,
-        bump=bump,
+        bump=_changed_part(previous, target),
         entries=entries,
         cancelled=tuple(pairs),
         unconventional=unconventional,
         merges=merges,
         explicit=explicit is not None,
         notes=tuple(notes),
+        requested=requested,
     )
+
+
+def _changed_part(previous: Optional[Version], target: Version) -> Bump:
+    base = previous.core if previous is not None else Version(0, 0, 0)
+    if target.major != base.major:
+        return Bump.MAJOR
+    if target.minor != base.minor:
+        return Bump.MINOR
+    return Bump.PATCH
 
 
 def _services_text(services: Optional[tuple[str, ...]]) -> str:
@@ -228,9 +241,7 @@ def render_changelog(
     since = plan.previous.tag if plan.previous else "the first commit"
     summary = f"{plan.bump.label} release after {since}"
     if plan.explicit:
-        summary = (
-            f"version set explicitly after {since} (commits alone ask for a {plan.bump.label} bump)"
-        )
+        summary = f"version set explicitly after {since} (the commits ask for a {plan.requested.label} bump)"
     out.append(f"{summary}: {len(plan.entries)} conventional commit(s).")
     for note in plan.notes:
         out.append(f"Note: {note}.")
