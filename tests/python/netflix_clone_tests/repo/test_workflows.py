@@ -4,6 +4,7 @@ Pants goal and linter it calls exists in this repository."""
 from __future__ import annotations
 
 import fnmatch
+import json
 import re
 import shlex
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 import yaml
 
 from netflix_clone.release.domain.versions import Version
+from netflix_clone.release.domain.workflows import pull_request_checks, verify_required_checks
 
 WORKFLOWS = sorted(Path(".github/workflows").glob("*.yml"))
 PANTS_GOALS = {
@@ -107,6 +109,8 @@ TRIGGER_MATRIX: dict[str, tuple[Optional[list[str]], Optional[list[str]], bool, 
     "deploy.yml": (None, None, True, False, True),
     # Manual releases; pushes to main preview the next one (they tag only with AUTO_RELEASE).
     "release.yml": (["main"], None, False, False, True),
+    # Path-filtered: protection and workflow changes; weekly drift check.
+    "repo-settings.yml": (["main"], ["main"], False, True, True),
 }
 
 
@@ -206,3 +210,146 @@ def test_release_workflow_tags_with_a_token_that_starts_the_other_workflows() ->
     assert "RELEASE_TOKEN" in mode["env"] and "exit 1" in mode["run"]
     push = next(s for s in steps if "git push" in s.get("run", ""))
     assert push["if"] == "steps.mode.outputs.tag == 'true'"
+
+
+PROTECTION = Path(".github/branch-protection/main.json")
+# Jobs that run on pull requests into main without being required, each with the reason.
+NOT_REQUIRED = {
+    "protection": "repo-settings.yml is path-filtered: it runs only when protection or workflows change",
+}
+
+
+def _workflows() -> dict[str, dict[Any, Any]]:
+    return {p.name: _load(p) for p in WORKFLOWS}
+
+
+def test_required_checks_are_real_jobs_that_run_on_pull_requests() -> None:
+    body = json.loads(PROTECTION.read_text(encoding="utf-8"))
+    required = [check["context"] for check in body["required_status_checks"]["checks"]]
+    assert not verify_required_checks(required, _workflows(), "main")
+
+
+def test_every_pull_request_job_is_required_or_named_as_optional() -> None:
+    body = json.loads(PROTECTION.read_text(encoding="utf-8"))
+    required = {check["context"] for check in body["required_status_checks"]["checks"]}
+    found, dynamic = pull_request_checks(_workflows(), "main")
+    running = {name for name, sources in found.items() if any(s.runs is not False for s in sources)}
+    assert running - required == set(
+        NOT_REQUIRED
+    ), "a new pull-request job: require it or say why not"
+    assert not dynamic or all("deploy.yml" in d for d in dynamic)
+
+
+def test_branch_protection_policy() -> None:
+    body = json.loads(PROTECTION.read_text(encoding="utf-8"))
+    checks = body["required_status_checks"]
+    assert checks["strict"] is True  # up to date with main before merging
+    assert all(c.get("app_id") == 15368 for c in checks["checks"])  # reported by GitHub Actions
+    reviews = body["required_pull_request_reviews"]
+    assert reviews["required_approving_review_count"] >= 1 and reviews["dismiss_stale_reviews"]
+    assert body["required_conversation_resolution"] is True
+    assert body["allow_force_pushes"] is False and body["allow_deletions"] is False
+    assert body["enforce_admins"] is True
+
+
+def test_performance_workflow_schedule_dispatch_and_steps() -> None:
+    workflow = _load(Path(".github/workflows/performance.yml"))
+    triggers = _triggers(workflow)
+    assert triggers["push"]["branches"] == ["main"] and triggers["pull_request"]["branches"] == [
+        "main"
+    ]
+    assert triggers["schedule"] == [{"cron": "0 0 * * 0"}]
+    assert "workflow_dispatch" in triggers
+    runs = " ".join(_run_commands(workflow))
+    for command in (
+        "perf.pex run",
+        "perf.pex check",
+        "perf.pex compare",
+        "perf.pex plot",
+        "perf.pex ab",
+        "perf.pex revision",
+        "run --only instructions",
+        "GITHUB_STEP_SUMMARY",
+    ):
+        assert command in runs
+    assert "git push -f origin HEAD:perf-history" in runs
+    assert "apt-get install -yq valgrind" in runs
+    # Targets are checked last, so a missed target still stores the history and shows the gate.
+    steps = workflow["jobs"]["benchmarks"]["steps"]
+    assert "perf.pex check" in steps[-1]["run"] and "always()" in steps[-1]["if"]
+
+
+def test_deploy_workflow_packages_once_then_staging_then_production() -> None:
+    workflow = _load(Path(".github/workflows/deploy.yml"))
+    triggers = _triggers(workflow)
+    assert triggers["push"]["tags"] == ["v*"]
+    inputs = triggers["workflow_dispatch"]["inputs"]
+    assert inputs["environment"]["type"] == "choice" and inputs["environment"]["options"] == [
+        "staging",
+        "production",
+    ]
+    assert set(inputs["strategy"]["options"]) == {"canary", "linear", "all-at-once"}
+    jobs = workflow["jobs"]
+    assert jobs["staging"]["needs"] == "package" and jobs["production"]["needs"] == "staging"
+    assert workflow["concurrency"]["cancel-in-progress"] is False
+    packaging = [c for c in _run_commands(workflow) if "./pants" in c]
+    assert packaging == ["./pants package src/python/netflix_clone/deploy:deploy"]  # packaged once
+    assert 'name="deploy"' in Path("src/python/netflix_clone/deploy/BUILD").read_text(
+        encoding="utf-8"
+    )
+    upload = next(
+        s
+        for s in jobs["package"]["steps"]
+        if s.get("uses", "").startswith("actions/upload-artifact")
+    )
+    assert upload["with"]["path"] == "dist/src.python.netflix_clone.deploy/deploy.pex"
+    text = Path(".github/workflows/deploy.yml").read_text(encoding="utf-8")
+    for secret in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "LB_LISTENER_ARN",
+        "BLUE_TARGET_GROUP_ARN",
+        "GREEN_TARGET_GROUP_ARN",
+        "CLOUDFRONT_DISTRIBUTION_ID",
+        "GRAFANA_API_KEY",
+        "SLACK_WEBHOOK",
+    ):
+        assert f"secrets.{secret}" in text, secret
+    for cluster in ("netflix-clone-staging", "netflix-clone-production"):
+        assert cluster in text
+    runs = {name: " ".join(s.get("run", "") for s in job["steps"]) for name, job in jobs.items()}
+    assert "deploy.pex staging" in runs["staging"]
+    assert "deploy.pex production --dry-run" in runs["production"]
+    assert "deploy.pex rollback" in runs["rollback"]
+    for service in ("analytics-consumer", "recommendation-service", "video-processor"):
+        assert service in jobs["staging"]["strategy"]["matrix"]["service"]
+
+
+def test_docker_workflow_builds_affected_images_scans_and_pushes() -> None:
+    workflow = _load(Path(".github/workflows/docker.yml"))
+    triggers = _triggers(workflow)
+    assert triggers["push"]["branches"] == ["main"] and triggers["push"]["tags"] == ["v*"]
+    assert triggers["pull_request"]["branches"] == ["main"]
+    jobs = workflow["jobs"]
+    assert set(jobs) == {"images", "secrets", "push", "manifest"}
+    runs = " ".join(_run_commands(workflow))
+    assert "--changed-dependents=transitive --filter-target-type=docker_image package" in runs
+    assert "./pants lint --only=hadolint docker::" in runs
+    assert "docker compose -f docker/docker-compose.yml config" in runs
+    assert "build-support/smoke_images.py" in runs
+    uses = [s.get("uses", "") for job in jobs.values() for s in job["steps"]]
+    assert any(u.startswith("aquasecurity/trivy-action") for u in uses)
+    assert any(u.startswith("trufflesecurity/trufflehog") for u in uses)
+    push = jobs["push"]
+    assert set(push["strategy"]["matrix"]["arch"]) == {"amd64", "arm64"}
+    assert set(push["strategy"]["matrix"]["service"]) == {
+        "analytics-consumer",
+        "recommendation-service",
+        "video-processor",
+    }
+    build = next(
+        s for s in push["steps"] if s.get("uses", "").startswith("docker/build-push-action")
+    )
+    assert "ghcr.io" in workflow["env"]["REGISTRY"] and "cache-from" in build["with"]
+    manifest = " ".join(_run_commands({"jobs": {"m": jobs["manifest"]}}))
+    assert "imagetools create" in manifest and ":latest" in manifest
