@@ -28,8 +28,10 @@ PANTS_GOALS = {
     "fmt",
     "publish",
     "dependencies",
+    "dependents",
     "list",
 }
+SHELL_OPERATORS = {"|", "||", "&&", ";", ">", ">>", "<", "2>", "2>&1"}
 LINTERS = {"flake8", "black", "pylint", "bandit", "hadolint", "mypy"}
 REPO_PATH = re.compile(
     r"^(\./)?(\.ci|build-support|benchmarks|docker|3rdparty|src|tests)/[\w./-]+$"
@@ -87,8 +89,13 @@ def test_called_scripts_goals_and_linters_exist(path: Path) -> None:
                     assert Path(word).exists(), f"{path.name} calls {word}, which does not exist"
             if words[:1] == ["./pants"]:
                 assert Path("pants").exists()
+                # The Pants command ends where the shell's pipes and redirections begin.
+                ends = [i for i, w in enumerate(words) if w in SHELL_OPERATORS]
+                words = words[: ends[0]] if ends else words
                 goals = [
-                    w for w in words[1:] if not w.startswith("-") and ":" not in w and "/" not in w
+                    w
+                    for w in words[1:]
+                    if not w.startswith(("-", "$")) and ":" not in w and "/" not in w
                 ]
                 assert goals or "--version" in words, f"{path.name}: `{line}` names no Pants goal"
                 unknown = set(goals) - PANTS_GOALS
@@ -353,3 +360,72 @@ def test_docker_workflow_builds_affected_images_scans_and_pushes() -> None:
     assert "ghcr.io" in workflow["env"]["REGISTRY"] and "cache-from" in build["with"]
     manifest = " ".join(_run_commands({"jobs": {"m": jobs["manifest"]}}))
     assert "imagetools create" in manifest and ":latest" in manifest
+
+
+SELECTION = Path(".github/changed-only/selection.json")
+
+
+def test_changed_only_pull_requests_run_file_level_tests_and_lint_changed_files() -> None:
+    jobs = _load(Path(".github/workflows/tests.yml"))["jobs"]
+    pr_test = next(
+        s for s in jobs["test"]["steps"] if s.get("if") == "github.event_name == 'pull_request'"
+    )
+    assert "--changed-dependents=transitive" in pr_test["run"]
+    assert "--filter-target-type=python_test test" in pr_test["run"]
+    lint = next(
+        s for s in jobs["lint"]["steps"] if s.get("name", "").startswith("Lint (changed files")
+    )
+    assert 'spec="--changed-since=origin/$BASE_REF"' in lint["run"]
+    assert "--changed-dependents" not in lint["run"]  # linters see the changed files only
+    assert (
+        'spec="::"' in lint["run"] and "pylintrc" in lint["run"]
+    )  # unless a linter's config changed
+    check = next(s for s in jobs["lint"]["steps"] if s.get("name", "").startswith("Type-check"))
+    assert "--changed-dependents=transitive check" in check["run"] and "mypy.ini" in check["run"]
+
+
+def test_the_changed_only_selection_is_pinned() -> None:
+    """What a one-line domain edit reruns on a pull request, per service: CI recomputes these lists with
+    `./pants dependents --transitive` and fails on a difference; here, what they must (not) contain.
+    """
+    pinned = json.loads(SELECTION.read_text(encoding="utf-8"))["edits"]
+    step = next(
+        s
+        for s in _load(Path(".github/workflows/tests.yml"))["jobs"]["lint"]["steps"]
+        if "changed-only/selection.json" in s.get("name", "")
+    )
+    assert './pants dependents --transitive "$edit"' in step["run"] and "diff -u" in step["run"]
+    services = {
+        "analytics_consumer": "src/python/netflix_clone/analytics_consumer/domain/qoe.py",
+        "recommendation_service": "src/python/netflix_clone/recommendation_service/domain/ranking.py",
+        "video_processor": "src/python/netflix_clone/video_processor/domain/thumbnails.py",
+    }
+    assert set(pinned) == set(services.values())
+    for service, edit in services.items():
+        selected = pinned[edit]
+        # (Existence is not checked here: this test does not depend on those files, so that editing them
+        # does not rerun it; CI recomputes every list from the real tree.)
+        assert selected == sorted(selected)
+        assert all(
+            re.fullmatch(r"tests/python/netflix_clone_tests/\w+/test_\w+\.py:\w+", a)
+            for a in selected
+        )
+        dirs = {a.split("/")[3] for a in selected}
+        # Its own tests, the end-to-end quickstart, the benchmark tests that import it, and the two
+        # repository tests that read every source file; never another service's, deploy's or release's.
+        assert dirs <= {service, "quickstart", "benchmarks", "repo"}, (edit, dirs)
+        assert (
+            service in dirs
+            and "tests/python/netflix_clone_tests/quickstart/test_platform_flow.py:tests"
+            in selected
+        )
+        assert {a for a in selected if "/repo/" in a} == {
+            "tests/python/netflix_clone_tests/repo/test_compose_and_images.py:compose",
+            "tests/python/netflix_clone_tests/repo/test_layering.py:layering",
+        }
+    # The valgrind benchmark test counts instructions of recommendation and analytics code only.
+    instructions = "tests/python/netflix_clone_tests/benchmarks/test_instructions.py:tests"
+    assert instructions not in pinned[services["video_processor"]]
+    assert instructions in pinned[services["analytics_consumer"]]
+    # Not every test file of the directory: qoe.py does not reach the contract test.
+    assert not any("test_contract.py" in a for a in pinned[services["analytics_consumer"]])
