@@ -58,6 +58,7 @@ SPEC_URL = "https://www.conventionalcommits.org/en/v1.0.0/"
 
 
 def _err(message: str) -> None:
+    sys.stdout.flush()
     print(f"release: {message}", file=sys.stderr, flush=True)
 
 
@@ -319,6 +320,7 @@ def _print_lint(results: list[LintResult], as_json: bool) -> int:
                 f"::error title=commit message {result.sha[:7] or '(PR title)'}::{result.header} - {reasons}"
             )
     checked = [r for r in results if not r.skipped]
+    sys.stdout.flush()  # the per-commit lines before the summary, also when both go to one terminal
     if failed:
         _err(f"lint-commits: {len(failed)} of {len(checked)} message(s) fail; format: {SPEC_URL}")
         return 1
