@@ -185,6 +185,25 @@ def test_tests_workflow_triggers_matrix_services_and_jobs() -> None:
     assert cache_keys and all("hashFiles('3rdparty/python/*.lock'" in k for k in cache_keys)
 
 
+def test_tests_workflow_coverage_floor_and_codecov() -> None:
+    workflow = _load(Path(".github/workflows/tests.yml"))
+    floor = float(workflow["env"]["COVERAGE_FLOOR"])
+    assert 80 <= floor <= 100
+    steps = workflow["jobs"]["test"]["steps"]
+    full = next(s for s in steps if s.get("name", "").startswith("Test (everything"))
+    assert full["if"] == "github.event_name != 'pull_request'"  # pushes and tags: the whole suite
+    assert '--coverage-py-fail-under="$COVERAGE_FLOOR"' in full["run"]
+    assert "--use-coverage --coverage-py-filter=\"['netflix_clone']\"" in full["run"]
+    assert full["run"].rstrip().endswith("::")
+    check = next(s for s in steps if s.get("id") == "codecov")
+    assert check["env"]["CODECOV_TOKEN"] == "${{ secrets.CODECOV_TOKEN }}"
+    assert "::notice" in check["run"]  # skipped with a notice when the secret is absent
+    upload = next(s for s in steps if s.get("uses", "").startswith("codecov/codecov-action"))
+    assert upload["if"] == "always() && steps.codecov.outputs.upload == 'true'"
+    assert upload["with"]["files"] == "dist/coverage/python/coverage.xml"
+    assert upload["with"]["token"] == "${{ secrets.CODECOV_TOKEN }}"
+
+
 def test_pull_requests_lint_their_commit_messages() -> None:
     job = _load(Path(".github/workflows/tests.yml"))["jobs"]["commits"]
     assert job["if"] == "github.event_name == 'pull_request'"
