@@ -71,11 +71,13 @@ class Services:
         changed: list[str],
         source: str,
         pants: bool,
+        changed_how: str = "",
     ) -> None:
         self.touched = touched
         self.changed = changed
-        self.source = source
+        self.source = source  # how the images per commit were found
         self.pants = pants
+        self.changed_how = changed_how  # how the images that change were found
 
 
 def _services(
@@ -94,27 +96,32 @@ def _services(
             existing = git.paths_at("HEAD")
             touched = {c.sha: touched_by_closure(c.files, closures, existing) for c in commits}
             if previous is None:
-                changed = sorted(images)
-                since = "first release: every image is new"
+                changed, how = sorted(images), "first release: every image is new"
             else:
                 changed = pants.changed_images(previous.name)
-                since = f"`pants --changed-since={previous.name} --changed-dependents=transitive`"
+                how = f"`pants --changed-since={previous.name} --changed-dependents=transitive`"
             return Services(
                 touched,
                 changed,
-                f"from Pants (each image's `filedeps --transitive`; images that change: {since})",
+                "from Pants (the files of each image's `pants filedeps --transitive`)",
                 pants=True,
+                changed_how=how,
             )
         except PantsUnavailable as exc:
             reason = str(exc)
     images_by_dir = image_dirs(root)
     touched = {c.sha: touched_by_prefix(c.files, images_by_dir) for c in commits}
     changed = sorted({image for images in touched.values() for image in images})
+    how = "path prefixes of the commits' files"
     if previous is None:
-        changed = images_by_dir
+        changed, how = images_by_dir, "first release: every image is new"
     _err(f"warning: service images from path prefixes, not Pants ({reason})")
     return Services(
-        touched, changed, f"from path prefixes (Pants unavailable: {reason})", pants=False
+        touched,
+        changed,
+        f"from path prefixes (Pants unavailable: {reason})",
+        pants=False,
+        changed_how=how,
     )
 
 
@@ -230,7 +237,9 @@ def _release(args: argparse.Namespace) -> int:
         services=services.touched,
     )
     date = datetime.now(timezone.utc).strftime("%Y-%m-%d")
-    changelog = render_changelog(plan, date, services.changed, services.source)
+    changelog = render_changelog(
+        plan, date, services.changed, services.source, services.changed_how
+    )
     if args.notes_out:
         Path(args.notes_out).write_text(changelog, encoding="utf-8")
 
@@ -281,7 +290,10 @@ def _release(args: argparse.Namespace) -> int:
             f"{len(commits)} commit(s) in {revision_range}, {counted} conventional, "
             f"{len(plan.unconventional)} not, {len(plan.merges)} merge(s) skipped"
         )
-        print(f"images that change: {', '.join(services.changed) or 'none'} ({services.source})")
+        print(
+            f"images that change: {', '.join(services.changed) or 'none'} ({services.changed_how}); "
+            f"per commit {services.source}"
+        )
         print()
         print(changelog, end="")
         print()

@@ -104,7 +104,14 @@ def test_scripted_history_becomes_an_annotated_tag(
         in message
     )
     assert "experimental batching (" not in message.split("### Reverted before release")[0]
-    assert "Images that change: api, worker." in message
+    assert (
+        "Images that change: api, worker "
+        "(`pants --changed-since=v0.1.0 --changed-dependents=transitive`)." in message
+    )
+    assert (
+        "Images per commit: from Pants (the files of each image's `pants filedeps --transitive`)."
+        in message
+    )
     assert (
         "--changed-since=v0.1.0 --changed-dependents=transitive --filter-target-type=docker_image list"
         in calls.read_text(encoding="utf-8")
@@ -214,7 +221,7 @@ def test_without_pants_services_come_from_path_prefixes(
     code, out, err = _release(repo, capsys, "--dry-run", pants=tmp_path / "no-such-pants")
     assert code == 0
     assert "warning: service images from path prefixes, not Pants" in err and "no-such-pants" in err
-    assert "from path prefixes (Pants unavailable:" in out
+    assert "Images per commit: from path prefixes (Pants unavailable:" in out
     assert "x (" in out and "— images: api\n" in out and "— images: api, worker" in out
 
 

@@ -235,6 +235,7 @@ def render_changelog(
     date: str,
     images_changed: Optional[Sequence[str]] = None,
     services_source: str = "",
+    images_changed_how: str = "",
 ) -> str:
     """The Markdown section for this release: breaking changes, then each type grouped by scope."""
     out = [f"## {plan.tag} ({date})", ""]
@@ -246,11 +247,12 @@ def render_changelog(
     for note in plan.notes:
         out.append(f"Note: {note}.")
     if images_changed is not None:
+        how = f" ({images_changed_how})" if images_changed_how else ""
         out.append(
-            f"Images that change: {', '.join(images_changed) if images_changed else 'none'}."
+            f"Images that change: {', '.join(images_changed) if images_changed else 'none'}{how}."
         )
     if services_source:
-        out.append(f"Services per commit: {services_source}.")
+        out.append(f"Images per commit: {services_source}.")
     out.append("")
 
     breaking = [e for e in plan.entries if e.commit.breaking]
