@@ -1,0 +1,1 @@
+"""I/O for releases: git, Pants, the GitHub REST API."""
