@@ -538,16 +538,23 @@ def curve_at(points: list[TrialPoint], resolution: tuple[int, int], bitrate_kbps
 def envelope(points: list[TrialPoint], bitrate_kbps: float) -> tuple[tuple[int, int], float]:
     """The resolution whose own curve gives the best VMAF at ``bitrate_kbps``, and that VMAF.
 
-    A curve competes only from its lowest measured rate up; beyond its highest it stays flat, so a
-    resolution is never credited with a quality it was not seen to reach.
+    A curve competes from a little below its lowest measured rate (extended along its first
+    segment) up; beyond its highest it stays flat, so a resolution is never credited with a
+    quality it was not seen to reach.
     """
     return _envelope(_curves(points), math.log2(bitrate_kbps))
+
+
+# How far (in doublings of the rate) a curve may be extended below its lowest trial: one CRF step
+# of about 0.6 doublings, along its first segment's slope. Extending downwards only ever predicts
+# less quality than was seen; above its highest trial a curve stays flat.
+_EXTEND_BELOW = 0.6
 
 
 def _envelope(curves: dict[tuple[int, int], _Curve], x: float) -> tuple[tuple[int, int], float]:
     best: Optional[tuple[float, int, tuple[int, int]]] = None
     for res, curve in curves.items():
-        if x < curve.lo - 1e-9:
+        if x < curve.lo - _EXTEND_BELOW:
             continue
         candidate = (curve.at(x), res[0] * res[1], res)
         if best is None or candidate[:2] > best[:2]:
