@@ -307,6 +307,8 @@ def process_video(
     run["publish"] = published.counts
     run["timings_s"] = dict(stages.timings)
     report["run"] = run
+    # Kept at the top level of the returned report for existing readers (quickstart); never published.
+    report["encode"], report["timings_s"] = run["encode"], run["timings_s"]
     report["seconds"] = round(time.perf_counter() - started, 3)
     report["reused"] = False
     if catalog is not None:
