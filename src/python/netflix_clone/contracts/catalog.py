@@ -7,6 +7,7 @@ a new key, and its record points at the new ladder only once that ladder is full
 
 from __future__ import annotations
 
+import re
 from typing import Optional
 
 import msgspec
@@ -17,13 +18,51 @@ __all__ = [
     "POSTGRES_CATALOG_DDL",
     "SQLITE_CATALOG_DDL",
     "SCHEMA_VERSION",
+    "TITLE_ID_MAX_LENGTH",
+    "TITLE_ID_PATTERN",
     "CatalogRecord",
+    "InvalidTitleId",
     "RenditionRecord",
+    "check_title_id",
     "decode_catalog_record",
     "encode_catalog_record",
+    "is_valid_title_id",
 ]
 
 SCHEMA_VERSION = 1
+
+# A title id names a directory and an S3 key segment (titles/<title_id>/<job key>/...), so it must
+# be one safe path segment everywhere: ASCII letters and digits, with '.', '_' and '-' inside, never
+# first (no "..", no hidden files, no leading "-" that a tool could take for an option), no '/' or
+# '\\', no NUL or other control characters, at most 64 characters. The same rule applies to every
+# id that becomes a path or a key (job keys are hex and pass it).
+TITLE_ID_MAX_LENGTH = 64
+TITLE_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+class InvalidTitleId(ValueError):
+    """The id cannot name a path segment safely. Permanent: the same id is always refused."""
+
+    def __init__(self, title_id: object) -> None:
+        self.title_id = title_id
+        shown = repr(title_id)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        super().__init__(
+            f"invalid title id {shown}: need 1-{TITLE_ID_MAX_LENGTH} characters of A-Z a-z 0-9 "
+            "and '.', '_', '-' (not first)"
+        )
+
+
+def is_valid_title_id(title_id: object) -> bool:
+    return isinstance(title_id, str) and TITLE_ID_PATTERN.fullmatch(title_id) is not None
+
+
+def check_title_id(title_id: object) -> str:
+    """``title_id`` itself if it is a safe path segment; InvalidTitleId otherwise."""
+    if not is_valid_title_id(title_id):
+        raise InvalidTitleId(title_id)
+    return str(title_id)
 
 
 class RenditionRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -56,8 +95,7 @@ class CatalogRecord(msgspec.Struct, frozen=True, kw_only=True):
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
-        if not self.title_id:
-            raise ValueError("title_id must be non-empty")
+        check_title_id(self.title_id)
         if self.duration_s <= 0:
             raise ValueError(f"duration_s must be > 0, got {self.duration_s}")
         if not self.renditions:

@@ -19,6 +19,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import sys
 import time
 from typing import Any, Optional
@@ -104,7 +105,7 @@ def _emit(args: argparse.Namespace, payload: Any, human: str) -> None:
         print(human)
 
 
-def _accepted_media(args: argparse.Namespace) -> Any:
+def _accepted_media(args: argparse.Namespace, ok_key: str = "accepted") -> Any:
     """The probed, validated input; or None after printing why it was rejected (exit status 2)."""
     from netflix_clone.video_processor.adapters.probe import probe
     from netflix_clone.video_processor.domain.media import InvalidMedia, MediaLimits, validate
@@ -115,7 +116,7 @@ def _accepted_media(args: argparse.Namespace) -> Any:
     except InvalidMedia as exc:
         _emit(
             args,
-            {"accepted": False, "reason": exc.reason, "detail": exc.detail},
+            {ok_key: False, "reason": exc.reason, "detail": exc.detail},
             f"rejected ({exc.reason}): {exc.detail}",
         )
         return None
@@ -164,7 +165,31 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def _title_id(args: argparse.Namespace) -> str:
-    return str(args.title_id or os.path.splitext(os.path.basename(args.input))[0])
+    """``--title-id`` as given (checked against the catalog contract's pattern), or a safe id made
+    from the input's file name ("Big Buck Bunny (2008).mp4" -> "Big-Buck-Bunny-2008")."""
+    from netflix_clone.contracts.catalog import TITLE_ID_MAX_LENGTH, check_title_id
+
+    if args.title_id is not None:
+        return check_title_id(args.title_id)
+    stem = os.path.splitext(os.path.basename(args.input))[0]
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).lstrip("._-")[:TITLE_ID_MAX_LENGTH].rstrip("-")
+    return check_title_id(slug)
+
+
+def _title_id_or_reject(args: argparse.Namespace) -> Optional[str]:
+    """The title id, or None after printing why it was refused (exit status 2)."""
+    from netflix_clone.contracts.catalog import InvalidTitleId
+
+    try:
+        return _title_id(args)
+    except InvalidTitleId as exc:
+        key = "ok" if args.command == "process" else "accepted"
+        _emit(
+            args,
+            {key: False, "reason": "invalid_title_id", "detail": str(exc)},
+            f"rejected (invalid_title_id): {exc}",
+        )
+        return None
 
 
 def cmd_process(args: argparse.Namespace) -> int:
@@ -172,17 +197,25 @@ def cmd_process(args: argparse.Namespace) -> int:
     from netflix_clone.video_processor.domain.media import InvalidMedia
     from netflix_clone.video_processor.pipeline import process_video
 
+    # Nothing is created (output root, staging, catalog file) before the id and the upload pass.
+    title_id = _title_id_or_reject(args)
+    if title_id is None:
+        return 2
+    info = _accepted_media(args, ok_key="ok")
+    if info is None:
+        return 2
     config = config_from_settings(_job_settings(args))
     try:
         report = process_video(
             args.input,
-            _title_id(args),
-            args.name or _title_id(args),
+            title_id,
+            args.name or title_id,
             config,
             _publisher(args),
             _catalog(args),
-            _ProgressPrinter(_title_id(args)),
+            _ProgressPrinter(title_id),
             force=args.force,
+            info=info,
         )
     except InvalidMedia as exc:
         _emit(
@@ -200,13 +233,22 @@ def cmd_process(args: argparse.Namespace) -> int:
         return 1
     lines = [
         f"{report['title_id']}: {'already published' if report['reused'] else 'published'} at {report['location']}",
-        f"  encode {report['encode']['speed_x_realtime']}x real time, {report['encode']['cpu_s']} CPU-s",
     ]
+    run = report.get("run")
+    if run:
+        encode = run["encode"]
+        lines.append(
+            f"  encode {encode['speed_x_realtime']}x real time, {encode['cpu_s']} CPU-s"
+            + (f"; planning {run['plan_cpu_s']} CPU-s" if run.get("plan_cpu_s") else "")
+            + f"; publish {run.get('publish')}"
+        )
     for r in report["renditions"]:
         q = r["quality"]
+        predicted = f" (predicted {r['predicted_vmaf']:.1f})" if r.get("predicted_vmaf") else ""
         lines.append(
-            f"  {r['name']:<14} {r['width']}x{r['height']}  {r['average_bandwidth'] / 1000:7.0f} kbps avg  "
-            f"{r['bandwidth'] / 1000:7.0f} peak  VMAF {q['vmaf']:5.1f}  "
+            f"  {r['name']:<14} {r['width']}x{r['height']}  {r['codecs'].split(',')[0]:<16} "
+            f"{r['video_average_kbps']:7.0f} kbps video ({r['delivered_vs_nominal'] * 100:+.1f}% of "
+            f"{r['nominal_kbps']})  {r['bandwidth'] / 1000:7.0f} peak  VMAF {q['vmaf']:5.1f}{predicted}  "
             f"PSNR {q['psnr_y_db']:5.1f} dB  SSIM {q['ssim']:.4f}"
         )
     _emit(args, {"ok": True, **report}, "\n".join(lines))
@@ -216,10 +258,13 @@ def cmd_process(args: argparse.Namespace) -> int:
 def cmd_enqueue(args: argparse.Namespace) -> int:
     from netflix_clone.video_processor.adapters.job_queue import open_queue
 
+    title_id = _title_id_or_reject(args)
+    if title_id is None:
+        return 2
     queue = open_queue(args.queue)
     job_id = queue.enqueue(
-        _title_id(args),
-        args.name or _title_id(args),
+        title_id,
+        args.name or title_id,
         os.path.abspath(args.input),
         _job_settings(args),
         args.max_attempts,
@@ -239,7 +284,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: shutdown.set())
     queue = open_queue(args.queue)
     checks = HealthChecks()
-    checks.register("queue", lambda: queue.get(0) and None)  # the queue's database answers
+    checks.register("queue", queue.ping)  # the queue's database answers
     ops: Any = (
         OpsServer(checks, host=args.ops_host, port=args.ops_port)
         if args.ops_port

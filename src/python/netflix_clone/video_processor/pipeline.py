@@ -16,22 +16,31 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Optional
 
-from netflix_clone.contracts.catalog import CatalogRecord, RenditionRecord
+from netflix_clone.contracts.catalog import CatalogRecord, RenditionRecord, check_title_id
+from netflix_clone.video_processor.adapters.bitstream import rendition_stream_config
 from netflix_clone.video_processor.adapters.encode import EncodeOptions, encode_ladder
 from netflix_clone.video_processor.adapters.probe import probe
 from netflix_clone.video_processor.adapters.publish import MANIFEST, Publisher
 from netflix_clone.video_processor.adapters.quality import score_rendition
 from netflix_clone.video_processor.adapters.thumbnails import ThumbnailOptions, make_thumbnails
-from netflix_clone.video_processor.adapters.trials import TrialOptions, run_trials
+from netflix_clone.video_processor.adapters.trials import run_trials
 from netflix_clone.video_processor.domain.jobs import job_key
 from netflix_clone.video_processor.domain.ladder import (
     AUDIO_CODECS_TAG,
     Rung,
+    SourceBudget,
     default_ladder,
     rung_frame_rate,
+    source_cap_kbps,
 )
+from netflix_clone.video_processor.domain.levels import H264Encoding, x264_encoding
 from netflix_clone.video_processor.domain.media import MediaInfo, MediaLimits, validate
-from netflix_clone.video_processor.domain.per_title import PerTitleLimits, select_rungs
+from netflix_clone.video_processor.domain.per_title import (
+    PerTitleLimits,
+    TrialOptions,
+    plan_trials,
+    select_rungs,
+)
 from netflix_clone.video_processor.domain.playlists import (
     AudioRendition,
     Variant,
@@ -46,8 +55,8 @@ Progress = Callable[[str, float], None]
 
 # Share of the job's progress bar each stage takes (per-title planning only when enabled).
 _WEIGHTS = {
-    "hash": 0.02,
     "probe": 0.02,
+    "hash": 0.02,
     "plan": 0.20,
     "encode": 0.50,
     "quality": 0.15,
@@ -78,7 +87,7 @@ class ProcessConfig:
             "encode": self.encode.as_dict(),
             "thumbnails": asdict(self.thumbnails),
             "quality_subsample": self.quality_subsample,
-            "layout": 1,
+            "layout": 2,  # 2: two-pass rate control, levels, source cap, bit-exact output
         }
         if self.mode == "per-title":
             settings["per_title"] = asdict(self.per_title)
@@ -126,6 +135,17 @@ class _Stages:
         self.timings[stage] = round(time.perf_counter() - self._stage_started, 3)
 
 
+def _h264(config: ProcessConfig) -> H264Encoding:
+    return x264_encoding(config.encode.preset) if config.codec == "h264" else H264Encoding()
+
+
+def source_budget(info: MediaInfo) -> SourceBudget:
+    assert info.video is not None  # nosec B101 - validate() guarantees a video stream
+    width, height = info.video.display_size
+    kbps = info.video_kbps or (info.video.bit_rate / 1000 if info.video.bit_rate else None)
+    return SourceBudget(info.video.codec, kbps, width, height, info.video.frame_rate)
+
+
 def plan_ladder(
     source: str,
     info: MediaInfo,
@@ -136,28 +156,50 @@ def plan_ladder(
 ) -> tuple[list[Rung], dict[str, Any]]:
     assert info.video is not None  # nosec B101 - validate() guarantees a video stream
     width, height = info.video.display_size
+    fps = info.video.frame_rate
+    container = config.encode.effective_format(config.codec)
+    h264 = _h264(config)
+    budget = source_budget(info)
     ladder = default_ladder(
-        width, height, info.video.frame_rate, config.codec, config.max_rungs, peak_ratio=1.5
+        width,
+        height,
+        fps,
+        config.codec,
+        config.max_rungs,
+        peak_ratio=1.5,
+        container=container,
+        source=budget,
+        h264=h264,
     )
+    source_info = {
+        "codec": budget.codec,
+        "video_kbps": None if budget.kbps is None else round(budget.kbps, 1),
+    }
     if config.mode != "per-title":
         return ladder, {
             "mode": "default",
-            "method": "Apple HLS authoring table fitted to the source",
+            "method": "Apple HLS authoring table fitted to the source, capped at the source's bit rate",
+            "source": source_info,
         }
-    resolutions = sorted(
-        {
-            (r.width, r.height)
-            for r in default_ladder(width, height, info.video.frame_rate, config.codec)
-        },
-        key=lambda wh: wh[0] * wh[1],
+    started = time.perf_counter()
+    table = default_ladder(width, height, fps, config.codec, container=container, h264=h264)
+    trial_plan = plan_trials(
+        info.duration_s,
+        fps,
+        (width, height),
+        [(r.width, r.height) for r in table],
+        sum(r.width * r.height * r.frame_rate for r in ladder),
+        config.encode.segment_s,
+        config.trials,
     )
-    points = run_trials(
+    run = run_trials(
         source,
         info,
-        resolutions,
+        trial_plan,
         config.codec,
         os.path.join(work_dir, "trials"),
         config.trials,
+        config.encode.preset,
         report,
         stop,
     )
@@ -170,16 +212,31 @@ def plan_ladder(
                 "min_rungs": min(limits.min_rungs, config.max_rungs),
             }
         )
-    fps_for = {res: rung_frame_rate(info.video.frame_rate, min(res)) for res in resolutions}
+    fps_for = {res: rung_frame_rate(fps, min(res)) for res in trial_plan.resolutions}
     rungs, hull = select_rungs(
-        points, limits, info.video.frame_rate, config.codec, frame_rate_for=fps_for
+        run.points,
+        limits,
+        fps,
+        config.codec,
+        1.5,
+        fps_for,
+        container,
+        h264,
+        lambda w, h, f: source_cap_kbps(budget, w, h, f, config.codec),
     )
     return rungs, {
         "mode": "per-title",
-        "method": "trial encodes -> rate-quality convex hull -> rungs evenly spaced in VMAF",
-        "trials": [p.as_dict() for p in points],
+        "method": "trial encodes on sampled chunks -> calibrated rate-quality curves -> "
+        "rungs evenly spaced in predicted VMAF, steps <= 2x",
+        "source": source_info,
+        "trial_plan": trial_plan.as_dict(),
+        "calibration": run.calibration,
+        "trials": [p.as_dict() for p in run.points],
         "hull": [p.as_dict() for p in hull],
         "limits": asdict(limits),
+        # CPU of the planning (trial encodes and scores); kept out of the published manifest.
+        "_cpu_s": round(run.cpu_seconds, 3),
+        "_wall_s": round(time.perf_counter() - started, 3),
     }
 
 
@@ -197,19 +254,27 @@ def process_video(
     progress: Optional[Progress] = None,
     stop: Optional[threading.Event] = None,
     force: bool = False,
+    info: Optional[MediaInfo] = None,
 ) -> dict[str, Any]:
+    """Run the job; ``info`` is the probe the caller already made (and validated), if any.
+
+    The published files are a function of the input bytes and the settings only: run statistics
+    (CPU, wall time, speed) go to the returned report's ``run`` and never into the manifest.
+    """
     started = time.perf_counter()
+    check_title_id(title_id)  # before anything is read or written: the id becomes a path
     stages = _Stages(progress, config.mode == "per-title")
 
-    stages.start("hash")
-    digest = file_sha256(source) if os.path.exists(source) else "missing"
-    stages.finish("hash")
-
     stages.start("probe")
-    info = probe(source)
+    if info is None:
+        info = probe(source)
     validate(info, config.limits)
     stages.finish("probe")
     assert info.video is not None  # nosec B101 - validate() guarantees a video stream
+
+    stages.start("hash")
+    digest = file_sha256(source)
+    stages.finish("hash")
 
     key = job_key(digest, config.output_settings())
     prefix = f"titles/{title_id}/{key}"
@@ -217,6 +282,7 @@ def process_video(
     if existing is not None:
         report = dict(existing["report"])
         report["reused"] = True
+        report["run"] = None
         report["seconds"] = round(time.perf_counter() - started, 3)
         if catalog is not None:
             catalog.upsert(_catalog_record(report, publisher.location(prefix)))
@@ -224,23 +290,29 @@ def process_video(
 
     staged = publisher.staging_dir(prefix)
     try:
-        report = _produce(source, title_id, name, config, info, digest, key, staged, stages, stop)
+        report, run = _produce(
+            source, title_id, name, config, info, digest, key, staged, stages, stop
+        )
         report["location"] = publisher.location(prefix)
         with open(os.path.join(staged, MANIFEST), "w", encoding="utf-8") as handle:
-            json.dump({"job_key": key, "report": report}, handle, indent=2)
+            json.dump({"job_key": key, "report": report}, handle, indent=2, sort_keys=True)
         publish_report = stages.start("publish")
-        location = publisher.publish(staged, prefix)
+        published = publisher.publish(staged, prefix)
         publish_report(1.0)
         stages.finish("publish")
     except BaseException:
         shutil.rmtree(staged, ignore_errors=True)
         raise
-    report["location"] = location
-    report["timings_s"] = dict(stages.timings)
+    report["location"] = published.location
+    run["publish"] = published.counts
+    run["timings_s"] = dict(stages.timings)
+    report["run"] = run
+    # Kept at the top level of the returned report for existing readers (quickstart); never published.
+    report["encode"], report["timings_s"] = run["encode"], run["timings_s"]
     report["seconds"] = round(time.perf_counter() - started, 3)
     report["reused"] = False
     if catalog is not None:
-        catalog.upsert(_catalog_record(report, location))
+        catalog.upsert(_catalog_record(report, published.location))
     return report
 
 
@@ -255,19 +327,24 @@ def _produce(
     staged: str,
     stages: _Stages,
     stop: Optional[threading.Event],
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the deterministic report that is published, the run statistics that are not)."""
     assert info.video is not None  # nosec B101
     plan_report = stages.start("plan")
     scratch = os.path.join(staged, ".work")
     rungs, plan = plan_ladder(source, info, config, scratch, plan_report, stop)
     stages.finish("plan")
+    run_stats: dict[str, Any] = {
+        "plan_cpu_s": plan.pop("_cpu_s", 0.0),
+        "plan_wall_s": plan.pop("_wall_s", 0.0),
+    }
 
     encode_report = stages.start("encode")
     run = encode_ladder(
         source, info, rungs, staged, config.encode, encode_report, config.timeout_s, stop
     )
     stages.finish("encode")
-    encode = {
+    run_stats["encode"] = {
         "wall_s": round(run.seconds, 3),
         "cpu_s": round(run.cpu_seconds, 3),
         "speed_x_realtime": round(info.duration_s / run.seconds, 3) if run.seconds > 0 else None,
@@ -290,6 +367,7 @@ def _produce(
     quality_report = stages.start("quality")
     variants: list[Variant] = []
     renditions: list[dict[str, Any]] = []
+    quality_cpu = 0.0
     for i, rung in enumerate(rungs):
         directory = os.path.join(staged, rung.name)
         playlist = parse_media_playlist(
@@ -297,7 +375,10 @@ def _produce(
         )
         init = os.path.getsize(os.path.join(directory, playlist.map_uri)) if playlist.map_uri else 0
         peak, average = measure_bandwidth(playlist, _sizes(directory), init)
-        codecs = rung.codecs_tag + (f",{AUDIO_CODECS_TAG}" if audio else "")
+        # CODECS states what the bitstream carries, read back from it (the plan's level was passed
+        # to the encoder, so the two agree; the stream is the authority if they ever do not).
+        stream = rendition_stream_config(directory, playlist)
+        codecs = stream.codecs + (f",{AUDIO_CODECS_TAG}" if audio else "")
         variants.append(
             Variant(
                 f"{rung.name}/index.m3u8",
@@ -319,20 +400,27 @@ def _produce(
             distorted_fps=rung.frame_rate,
             subsample=config.quality_subsample,
         )
+        quality_cpu += score.cpu_seconds
         quality_report((i + 1) / len(rungs))
         renditions.append(
             {
                 **rung.as_dict(),
                 "codecs": codecs,
+                "level_planned": rung.level,
+                "level_declared": stream.level,
                 "playlist": f"{rung.name}/index.m3u8",
                 "segments": len(playlist.segments),
                 "bandwidth": peak + (audio.peak_bps if audio else 0),
                 "average_bandwidth": average + (audio.average_bps if audio else 0),
+                "nominal_kbps": rung.bitrate_kbps,
                 "video_average_kbps": round(average / 1000, 1),
+                "video_peak_kbps": round(peak / 1000, 1),
+                "delivered_vs_nominal": round(average / 1000 / rung.bitrate_kbps - 1.0, 4),
                 "quality": score.as_dict(),
             }
         )
     stages.finish("quality")
+    run_stats["quality_cpu_s"] = round(quality_cpu, 3)
     with open(os.path.join(staged, "master.m3u8"), "w", encoding="utf-8") as handle:
         handle.write(render_master(variants, audio, fmp4))
 
@@ -343,11 +431,11 @@ def _produce(
     shutil.rmtree(scratch, ignore_errors=True)
 
     report: dict[str, Any] = {
-        "schema_version": 1,
+        "schema_version": 2,
         "job_key": key,
         "title_id": title_id,
         "name": name,
-        "input": {**info.as_dict(), "sha256": digest},
+        "input": {**info.as_dict(), "path": os.path.basename(source), "sha256": digest},
         "settings": config.output_settings(),
         "ladder": plan,
         "master_playlist": "master.m3u8",
@@ -355,7 +443,6 @@ def _produce(
         if audio is None
         else {"playlist": audio.uri, "peak_bps": audio.peak_bps, "average_bps": audio.average_bps},
         "renditions": renditions,
-        "encode": encode,
         "thumbnails": thumbs.as_dict(staged),
     }
     with open(os.path.join(staged, "quality.json"), "w", encoding="utf-8") as handle:
@@ -369,8 +456,9 @@ def _produce(
             },
             handle,
             indent=2,
+            sort_keys=True,
         )
-    return report
+    return report, run_stats
 
 
 def _catalog_record(report: dict[str, Any], location: str) -> CatalogRecord:

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Optional
 
+from netflix_clone.contracts.catalog import InvalidTitleId, is_valid_title_id
 from netflix_clone.video_processor.adapters.ffmpeg import FfmpegError
 from netflix_clone.video_processor.adapters.job_queue import Job, JobQueue
 from netflix_clone.video_processor.adapters.publish import Publisher
@@ -37,6 +38,16 @@ def run_job(
     job_timeout_s: Optional[float] = None,
 ) -> str:
     """Run one claimed job to a recorded end state; returns that state."""
+    if not is_valid_title_id(job.title_id):  # the queues refuse these at claim; never trust a row
+        outcome = next_state_after_failure(
+            job.attempts,
+            job.max_attempts,
+            True,
+            f"invalid_title_id: {InvalidTitleId(job.title_id)}",
+        )
+        queue.fail(job.id, worker, outcome)
+        log.warning("job %s refused: %s", job.id, outcome.reason)
+        return outcome.state
     stop = threading.Event()
     state: dict[str, Any] = {"stage": "claimed", "progress": 0.0, "lost": False}
     started = time.monotonic()
@@ -69,6 +80,10 @@ def run_job(
         outcome = next_state_after_failure(
             job.attempts, job.max_attempts, True, f"{exc.reason}: {exc.detail}"
         )
+    except InvalidTitleId as exc:
+        outcome = next_state_after_failure(
+            job.attempts, job.max_attempts, True, f"invalid_title_id: {exc}"
+        )
     except FfmpegError as exc:
         if state.get("lost"):
             log.warning("job %s: lease lost to another worker; abandoned", job.id)
@@ -85,7 +100,12 @@ def run_job(
         stop.set()
         beat.join()
         queue.succeed(
-            job.id, worker, {k: report[k] for k in ("job_key", "location", "seconds", "reused")}
+            job.id,
+            worker,
+            {
+                **{k: report[k] for k in ("job_key", "location", "seconds", "reused")},
+                "run": report.get("run"),
+            },
         )
         log.info("job %s succeeded: %s", job.id, report["location"])
         return "succeeded"

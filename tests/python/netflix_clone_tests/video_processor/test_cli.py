@@ -46,7 +46,9 @@ def test_per_title_plan_runs_trials_and_reports_the_hull(
     code, data = _run(capsys, "plan", str(clip), "--per-title", "--json")
     assert code == 0 and isinstance(data, dict)
     assert data["mode"] == "per-title"
-    assert len(data["trials"]) == 2 * 4  # two candidate resolutions x four CRFs
+    # Two candidate sizes: the top one at three CRFs, the smaller at two.
+    assert len(data["trials"]) == 3 + 2
+    assert data["trial_plan"]["resolutions"] == ["416x234", "640x360"]
     assert data["hull"] and all(0 <= p["vmaf"] <= 100 for p in data["trials"])
     rates = [r["bitrate_kbps"] for r in data["rungs"]]
     assert rates == sorted(rates) and all("predicted_vmaf" in r for r in data["rungs"])
@@ -87,3 +89,35 @@ def test_process_enqueue_worker_jobs(tmp_path: Path, capsys: pytest.CaptureFixtu
         capsys, "process", str(tmp_path / "broken.mp4"), "--output", str(out), "--json"
     )
     assert code == 2 and isinstance(data, dict) and data["reason"] == "not_a_video"
+
+
+def test_process_rejects_before_anything_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 16: a rejected upload left an empty catalog.sqlite (the catalog was opened first)."""
+    (tmp_path / "broken.mp4").write_text("not a video")
+    out = tmp_path / "out"
+    code, data = _run(
+        capsys, "process", str(tmp_path / "broken.mp4"), "--output", str(out), "--json"
+    )
+    assert code == 2 and isinstance(data, dict) and data["reason"] == "not_a_video"
+    assert not out.exists()  # no output root, no staging directory, no catalog.sqlite
+    catalog = tmp_path / "elsewhere" / "catalog.sqlite"
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    code, data = _run(
+        capsys, "process", str(tmp_path / "empty.mp4"), "--output", str(out),
+        "--catalog", str(catalog), "--json",
+    )  # fmt: skip
+    assert code == 2 and isinstance(data, dict) and data["reason"] == "empty_file"
+    assert not out.exists() and not catalog.parent.exists()
+
+
+def test_default_title_ids_are_made_safe_from_file_names(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clip = make_clip(tmp_path / "Big Buck Bunny (2008).mp4", seconds=1, size="160x90")
+    queue = str(tmp_path / "jobs.sqlite")
+    code, _ = _run(capsys, "enqueue", str(clip), "--queue", queue, "--json")
+    assert code == 0
+    code, jobs = _run(capsys, "jobs", "--queue", queue, "--json")
+    assert isinstance(jobs, list) and jobs[0]["title_id"] == "Big-Buck-Bunny-2008"

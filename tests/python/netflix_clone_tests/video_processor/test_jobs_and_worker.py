@@ -25,7 +25,7 @@ FAST = {"segment_s": 1, "preset": "ultrafast", "quality_subsample": 5}
 def queue(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
     if request.param == "postgres":
         q = PostgresJobQueue(request.getfixturevalue("pg_dsn"))
-        with q.conn.cursor() as cur:
+        with q.connection() as conn, conn.cursor() as cur:
             cur.execute("TRUNCATE video_jobs")
         yield q
         q.close()
@@ -39,7 +39,7 @@ def test_claims_are_exclusive_and_ordered(queue: Any) -> None:
     lock = threading.Lock()
 
     def claimer(name: str) -> None:
-        q = queue if isinstance(queue, SqliteJobQueue) else PostgresJobQueue(queue.conn.dsn)
+        q = queue if isinstance(queue, SqliteJobQueue) else PostgresJobQueue(queue.dsn)
         while (job := q.claim(name, lease_s=60)) is not None:
             with lock:
                 claimed.append(job.id)
@@ -125,7 +125,7 @@ def test_a_worker_killed_mid_encode_is_retried_to_a_complete_ladder(
 ) -> None:
     source = make_clip(tmp_path / "long.mp4", seconds=12, size="640x360")
     queue = PostgresJobQueue(pg_dsn)
-    with queue.conn.cursor() as cur:
+    with queue.connection() as conn, conn.cursor() as cur:
         cur.execute("TRUNCATE video_jobs")
     job_id = queue.enqueue(
         "long", "Long", str(source), {"segment_s": 2, "preset": "medium", "quality_subsample": 5}

@@ -77,6 +77,10 @@ def test_interrupted_upload_is_invisible_and_a_rerun_completes_it(
     keys = _keys(s3, "vod/titles/flaky/")
     prefix = report["location"][len(f"s3://{BUCKET}/") :] + "/"
     assert set(partial) <= set(keys)  # same names the second time: the job key is stable
+    # ...and the same bytes: what landed before the failure is recognised by hash, not re-sent.
+    counts = report["run"]["publish"]
+    assert counts["unchanged"] == len(partial) and counts["replaced"] == 0
+    assert counts["uploaded"] == len(keys) - len(partial)
     master = s3.get_object(Bucket=BUCKET, Key=prefix + "master.m3u8")
     assert master["ContentType"] == "application/vnd.apple.mpegurl"
     variants, _ = parse_master(master["Body"].read().decode())
@@ -94,6 +98,21 @@ def test_rerun_of_a_published_job_reuses_it(s3: Any, source: Path, tmp_path: Pat
     second = process_video(str(source), "twice", "Twice", CONFIG, publisher)
     assert second["reused"] is True and second["location"] == first["location"]
     assert _keys(s3, "vod/titles/twice/") == before
+
+
+def test_forced_rerun_re_uploads_identical_objects(s3: Any, source: Path, tmp_path: Path) -> None:
+    """Issue 16: reruns had the same names but not the same bytes. Now every object is compared by
+    SHA-256 (stored as object metadata) and an identical one is left as it is."""
+    publisher = S3Publisher(BUCKET, "vod", client=s3, work_dir=str(tmp_path / "staging"))
+    first = process_video(str(source), "again", "Again", CONFIG, publisher)
+    objects = _keys(s3, "vod/titles/again/")
+    assert first["run"]["publish"] == {"uploaded": len(objects), "unchanged": 0, "replaced": 0}
+    etags = {key: s3.head_object(Bucket=BUCKET, Key=key)["ETag"] for key in objects}
+    second = process_video(str(source), "again", "Again", CONFIG, publisher, force=True)
+    assert second["run"]["publish"] == {"uploaded": 0, "unchanged": len(objects), "replaced": 0}
+    for key, etag in etags.items():
+        head = s3.head_object(Bucket=BUCKET, Key=key)
+        assert head["ETag"] == etag and len(head["Metadata"]["sha256"]) == 64
 
 
 def test_publish_refuses_an_incomplete_staging_dir(s3: Any, tmp_path: Path) -> None:

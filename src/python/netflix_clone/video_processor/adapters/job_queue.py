@@ -4,17 +4,31 @@ Workers claim a job with a lease and renew it while they work (heartbeat with pr
 that dies stops renewing; once the lease lapses the job is claimable again as a new attempt. Every
 write after the claim names the worker, so a worker that lost its lease cannot overwrite the state a
 newer attempt wrote.
+
+A job's title id becomes a path and an S3 key, so it is checked against the catalog contract's
+pattern when the job is enqueued and again when it is claimed: a row that reached the table some
+other way with an unsafe id is failed at claim, permanently and with the reason, and never handed
+to a worker.
+
+Threads: the worker's claim loop, its lease heartbeat and the ops server's ``/readyz`` all use the
+queue at once. SQLite opens a connection per call; PostgreSQL borrows one from a small pool per call
+(never two threads on one connection), and the claim's transaction is an explicit BEGIN/COMMIT on
+its own connection, so no connection ever changes mode under another thread's query.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Optional, Protocol
 
+from netflix_clone.contracts.catalog import InvalidTitleId, check_title_id, is_valid_title_id
 from netflix_clone.video_processor.domain.jobs import JobOutcome
 
 __all__ = ["Job", "JobQueue", "PostgresJobQueue", "SqliteJobQueue", "open_queue"]
@@ -99,6 +113,13 @@ class JobQueue(Protocol):
 
     def jobs(self, state: Optional[str] = None) -> list[Job]:
         ...
+
+    def ping(self) -> None:
+        ...
+
+
+def _bad_id_reason(title_id: Any) -> str:
+    return f"invalid_title_id: {InvalidTitleId(title_id)}"
 
 
 _SQLITE_DDL = """
@@ -192,6 +213,7 @@ class SqliteJobQueue(_LeasedWrites):
         settings: dict[str, Any],
         max_attempts: int = 3,
     ) -> int:
+        check_title_id(title_id)
         now = time.time()
         db = self._connect()
         try:
@@ -211,7 +233,7 @@ class SqliteJobQueue(_LeasedWrites):
                 now = time.time()
                 db.execute("BEGIN IMMEDIATE")  # one claimer at a time on this file
                 row = db.execute(
-                    "SELECT id, attempts, max_attempts, state FROM video_jobs "
+                    "SELECT id, attempts, max_attempts, state, title_id FROM video_jobs "
                     "WHERE (state = 'queued' AND not_before <= ?) OR (state = 'running' AND lease_until < ?) "
                     "ORDER BY created_at, id LIMIT 1",
                     (now, now),
@@ -219,7 +241,14 @@ class SqliteJobQueue(_LeasedWrites):
                 if row is None:
                     db.execute("COMMIT")
                     return None
-                job_id, attempts, max_attempts, state = row
+                job_id, attempts, max_attempts, state, title_id = row
+                if not is_valid_title_id(title_id):
+                    db.execute(
+                        "UPDATE video_jobs SET state='failed', reason=?, lease_until=NULL, updated_at=? WHERE id=?",
+                        (_bad_id_reason(title_id), now, job_id),
+                    )
+                    db.execute("COMMIT")
+                    continue
                 if state == "running" and attempts >= max_attempts:
                     db.execute(
                         "UPDATE video_jobs SET state='failed', reason=?, lease_until=NULL, updated_at=? WHERE id=?",
@@ -276,6 +305,13 @@ class SqliteJobQueue(_LeasedWrites):
             db.close()
         return [_job(r) for r in rows]
 
+    def ping(self) -> None:
+        db = self._connect()
+        try:
+            db.execute("SELECT count(*) FROM video_jobs").fetchone()
+        finally:
+            db.close()
+
 
 _PG_DDL = """
 CREATE TABLE IF NOT EXISTS video_jobs (
@@ -305,16 +341,81 @@ _PG_NOW = (
 )
 
 
+class PostgresPool:
+    """At most ``size`` psycopg2 connections, each used by one thread at a time (autocommit on).
+
+    A caller borrows a connection for one operation and gives it back; a connection that failed
+    (server restart, network) is closed and replaced by the next borrower.
+    """
+
+    def __init__(self, dsn: str, size: int = 4, timeout_s: float = 30.0) -> None:
+        if size < 1:
+            raise ValueError("pool size must be >= 1")
+        self.dsn = dsn
+        self.timeout_s = timeout_s
+        self._slots = threading.BoundedSemaphore(size)
+        self._idle: list[Any] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def _open(self) -> Any:
+        from netflix_clone.platform.connections import connect_postgres
+
+        conn = connect_postgres(self.dsn, application_name="video-processor")
+        conn.autocommit = True
+        return conn
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[Any]:
+        import psycopg2.extensions
+
+        if not self._slots.acquire(timeout=self.timeout_s):
+            raise TimeoutError(f"no PostgreSQL connection free within {self.timeout_s:.0f} s")
+        conn = None
+        try:
+            with self._lock:
+                if self._closed:
+                    raise RuntimeError("the queue is closed")
+                conn = self._idle.pop() if self._idle else None
+            if conn is None or conn.closed:
+                conn = self._open()
+            yield conn
+        finally:
+            if conn is not None:
+                # Back to the pool only if it is open and idle (not left inside a transaction by
+                # an exception); otherwise closed, and the next borrower opens a fresh one.
+                clean = (
+                    not conn.closed
+                    and conn.info.transaction_status == psycopg2.extensions.TRANSACTION_STATUS_IDLE
+                )
+                with self._lock:
+                    keep = clean and not self._closed
+                    if keep:
+                        self._idle.append(conn)
+                if not keep and not conn.closed:
+                    conn.close()
+            self._slots.release()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+
+
 class PostgresJobQueue(_LeasedWrites):
     _P = "%s"
 
-    def __init__(self, dsn: str) -> None:
-        from netflix_clone.platform.connections import connect_postgres
-
-        self.conn = connect_postgres(dsn, application_name="video-processor")
-        self.conn.autocommit = True
-        with self.conn.cursor() as cur:
+    def __init__(self, dsn: str, pool_size: int = 4) -> None:
+        self.dsn = dsn
+        self.pool = PostgresPool(dsn, pool_size)
+        with self.connection() as conn, conn.cursor() as cur:
             cur.execute(_PG_DDL)
+
+    def connection(self) -> Any:
+        """A pooled connection for one operation (a context manager)."""
+        return self.pool.connection()
 
     def enqueue(
         self,
@@ -324,7 +425,8 @@ class PostgresJobQueue(_LeasedWrites):
         settings: dict[str, Any],
         max_attempts: int = 3,
     ) -> int:
-        with self.conn.cursor() as cur:
+        check_title_id(title_id)
+        with self.connection() as conn, conn.cursor() as cur:
             cur.execute(
                 "INSERT INTO video_jobs (title_id, name, input, settings, max_attempts, "  # nosec B608
                 f"not_before, created_at, updated_at) VALUES (%s, %s, %s, %s, %s, {_PG_NOW}, {_PG_NOW}, {_PG_NOW}) "
@@ -337,41 +439,52 @@ class PostgresJobQueue(_LeasedWrites):
     def claim(self, worker: str, lease_s: float) -> Optional[Job]:
         while True:
             claimed: Optional[int] = None
-            self.conn.autocommit = False
-            try:
-                with self.conn:  # one transaction: the row stays locked from SELECT to UPDATE
-                    with self.conn.cursor() as cur:
+            with self.connection() as conn, conn.cursor() as cur:
+                # One transaction on this thread's own connection: the row stays locked from
+                # SELECT to UPDATE. Explicit BEGIN/COMMIT, so the connection stays in autocommit.
+                cur.execute("BEGIN")
+                try:
+                    cur.execute(
+                        "SELECT id, attempts, max_attempts, state, title_id FROM video_jobs "  # nosec B608
+                        f"WHERE (state = 'queued' AND not_before <= {_PG_NOW}) "
+                        f"   OR (state = 'running' AND lease_until < {_PG_NOW}) "
+                        "ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED"
+                    )
+                    row = cur.fetchone()
+                    if row is None:
+                        cur.execute("COMMIT")
+                        return None
+                    job_id, attempts, max_attempts, state, title_id = row
+                    if not is_valid_title_id(title_id):
                         cur.execute(
-                            "SELECT id, attempts, max_attempts, state FROM video_jobs "  # nosec B608
-                            f"WHERE (state = 'queued' AND not_before <= {_PG_NOW}) "
-                            f"   OR (state = 'running' AND lease_until < {_PG_NOW}) "
-                            "ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED"
+                            f"UPDATE video_jobs SET state='failed', reason=%s, lease_until=NULL, "  # nosec B608
+                            f"updated_at={_PG_NOW} WHERE id=%s",
+                            (_bad_id_reason(title_id), job_id),
                         )
-                        row = cur.fetchone()
-                        if row is None:
-                            return None
-                        job_id, attempts, max_attempts, state = row
-                        if state == "running" and attempts >= max_attempts:
-                            cur.execute(
-                                f"UPDATE video_jobs SET state='failed', reason=%s, lease_until=NULL, "  # nosec B608
-                                f"updated_at={_PG_NOW} WHERE id=%s",
-                                (f"{_EXPIRED_REASON} (gave up after {attempts} attempts)", job_id),
-                            )
-                        else:
-                            cur.execute(
-                                "UPDATE video_jobs SET state='running', attempts=attempts+1, worker=%s, "  # nosec B608
-                                f"lease_until={_PG_NOW} + %s, progress=0, stage='claimed', updated_at={_PG_NOW}, "
-                                "reason=CASE WHEN state='running' THEN %s ELSE reason END WHERE id=%s",
-                                (worker, lease_s, _EXPIRED_REASON, job_id),
-                            )
-                            claimed = job_id
-            finally:
-                self.conn.autocommit = True
+                    elif state == "running" and attempts >= max_attempts:
+                        cur.execute(
+                            f"UPDATE video_jobs SET state='failed', reason=%s, lease_until=NULL, "  # nosec B608
+                            f"updated_at={_PG_NOW} WHERE id=%s",
+                            (f"{_EXPIRED_REASON} (gave up after {attempts} attempts)", job_id),
+                        )
+                    else:
+                        cur.execute(
+                            "UPDATE video_jobs SET state='running', attempts=attempts+1, worker=%s, "  # nosec B608
+                            f"lease_until={_PG_NOW} + %s, progress=0, stage='claimed', updated_at={_PG_NOW}, "
+                            "reason=CASE WHEN state='running' THEN %s ELSE reason END WHERE id=%s",
+                            (worker, lease_s, _EXPIRED_REASON, job_id),
+                        )
+                        claimed = job_id
+                    cur.execute("COMMIT")
+                except BaseException:
+                    if not conn.closed:
+                        cur.execute("ROLLBACK")
+                    raise
             if claimed is not None:
                 return self.get(claimed)
 
     def _owned_update(self, job_id: int, worker: str, sets: str, params: tuple[Any, ...]) -> bool:
-        with self.conn.cursor() as cur:
+        with self.connection() as conn, conn.cursor() as cur:
             cur.execute(
                 f"UPDATE video_jobs SET {sets}, updated_at={_PG_NOW} "  # nosec B608
                 "WHERE id=%s AND worker=%s AND state='running'",
@@ -383,7 +496,7 @@ class PostgresJobQueue(_LeasedWrites):
         return f"{_PG_NOW} + %s", seconds
 
     def get(self, job_id: int) -> Optional[Job]:
-        with self.conn.cursor() as cur:
+        with self.connection() as conn, conn.cursor() as cur:
             cur.execute(
                 f"SELECT {','.join(_FIELDS)} FROM video_jobs WHERE id=%s", (job_id,)
             )  # nosec B608
@@ -392,15 +505,20 @@ class PostgresJobQueue(_LeasedWrites):
 
     def jobs(self, state: Optional[str] = None) -> list[Job]:
         sql = f"SELECT {','.join(_FIELDS)} FROM video_jobs"  # nosec B608 - fixed column names
-        with self.conn.cursor() as cur:
+        with self.connection() as conn, conn.cursor() as cur:
             if state:
                 cur.execute(sql + " WHERE state=%s ORDER BY id", (state,))
             else:
                 cur.execute(sql + " ORDER BY id")
             return [_job(r) for r in cur.fetchall()]
 
+    def ping(self) -> None:
+        with self.connection() as conn, conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM video_jobs")
+            cur.fetchone()
+
     def close(self) -> None:
-        self.conn.close()
+        self.pool.close()
 
 
 def open_queue(spec: str) -> Any:

@@ -117,27 +117,33 @@ def probe(path: str, scan_packets: bool = True) -> MediaInfo:
             for s in container.streams.audio
         )
         video_end: Optional[float] = None
+        video_kbps: Optional[float] = None
         if video is not None and scan_packets:
             container.seek(0)
-            video_end = _video_end(container, video_index)
+            video_end, video_bytes = _video_end(container, video_index)
+            if video_end:
+                video_kbps = video_bytes * 8 / video_end / 1000
             if video_end is not None and duration <= 0:
                 duration = video_end
             if video_end is None:
                 raise InvalidMedia(
                     "truncated", f"{os.path.basename(path)} holds no readable video packets"
                 )
-    return MediaInfo(path, size, fmt, duration, video, audio, video_end)
+    return MediaInfo(path, size, fmt, duration, video, audio, video_end, video_kbps)
 
 
-def _video_end(container: Any, index: Optional[int]) -> Optional[float]:
+def _video_end(container: Any, index: Optional[int]) -> tuple[Optional[float], int]:
+    """(seconds of video present, bytes of video packets read)."""
     stream = container.streams[index]
     end: Optional[float] = None
     start: Optional[float] = None
+    total = 0
     try:
         for packet in container.demux(stream):
             if packet.pts is None or packet.size == 0:
                 continue
             t = float(packet.pts * packet.time_base)
+            total += packet.size
             if start is None:
                 start = t
             d = float(packet.duration * packet.time_base) if packet.duration else 0.0
@@ -145,6 +151,6 @@ def _video_end(container: Any, index: Optional[int]) -> Optional[float]:
     except av.error.FFmpegError:
         pass  # a corrupt tail: what was read so far is where the video ends
     if end is None or start is None:
-        return None
+        return None, total
     # Relative to the first packet: MPEG-TS timestamps start near 1.4 s, MP4's at 0 (or just below).
-    return end - start
+    return end - start, total

@@ -32,6 +32,7 @@ class QualityScore:
     cpu_seconds: float
 
     def as_dict(self) -> dict[str, Any]:
+        """The scores (CPU time is a run statistic, not a property of the rendition)."""
         return {
             "vmaf": round(self.vmaf_mean, 2),
             "vmaf_harmonic_mean": round(self.vmaf_harmonic_mean, 2),
@@ -40,7 +41,6 @@ class QualityScore:
             "psnr_y_db": round(self.psnr_y, 2),
             "ssim": round(self.ssim, 4),
             "frames_scored": self.frames_scored,
-            "cpu_seconds": round(self.cpu_seconds, 2),
         }
 
 

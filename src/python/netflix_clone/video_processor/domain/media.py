@@ -82,6 +82,9 @@ class MediaInfo:
     # Seconds of video actually present in the file, from its last packet; a file cut short in
     # transit declares more than it holds.
     video_end_s: Optional[float] = None
+    # Average video bit rate from the packets actually present (bytes x 8 / seconds), in kbit/s:
+    # what the source spends on its picture, the ceiling for every rung.
+    video_kbps: Optional[float] = None
 
     def as_dict(self) -> dict[str, object]:
         video = None
@@ -97,6 +100,7 @@ class MediaInfo:
                 "rotation": self.video.rotation,
                 "pix_fmt": self.video.pix_fmt,
                 "bit_rate": self.video.bit_rate,
+                "measured_kbps": None if self.video_kbps is None else round(self.video_kbps, 1),
             }
         return {
             "path": self.path,
