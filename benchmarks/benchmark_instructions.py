@@ -120,8 +120,8 @@ def _recommendation_kernels(workdir: Path) -> dict[str, Callable[[], object]]:
 
 
 def _analytics_kernels() -> dict[str, Callable[[], object]]:
+    from netflix_clone.analytics_consumer.adapters.session_store import SessionBatch, pack_events
     from netflix_clone.analytics_consumer.domain.session import compute_session
-    from netflix_clone.analytics_consumer.domain.sessionizer import Sessionizer
     from netflix_clone.analytics_consumer.domain.simulator import simulate_population
     from netflix_clone.contracts.player_events import decode_event, encode_event
 
@@ -137,9 +137,17 @@ def _analytics_kernels() -> dict[str, Callable[[], object]]:
             compute_session(session, "end")
 
     def decode_sessionize() -> None:
-        sessionizer = Sessionizer()  # fresh each call: every call does the same work
+        # The stream path's client work per batch: decode, group by session, pack each session's
+        # events for its one append (fresh each call: every call does the same work).
+        batches: dict[str, SessionBatch] = {}
         for raw in wire:
-            sessionizer.add(decode_event(raw))
+            event = decode_event(raw)
+            batch = batches.get(event.sid)
+            if batch is None:
+                batch = batches[event.sid] = SessionBatch(event.sid)
+            batch.add(event, event.ts)
+        for batch in batches.values():
+            pack_events(batch.events)
 
     return {"qoe_session": qoe, "decode_sessionize": decode_sessionize}
 

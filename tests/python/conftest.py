@@ -3,5 +3,6 @@ from netflix_clone_testing.fixtures import (  # noqa: F401  # pylint: disable=un
     aws_endpoint,
     cassandra_hosts,
     pg_dsn,
+    redis_cluster_url,
     redis_ns,
 )

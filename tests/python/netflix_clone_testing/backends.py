@@ -135,3 +135,88 @@ def cassandra_hosts_or_skip() -> list[str]:
     if not hosts:
         pytest.skip("CASSANDRA_HOSTS is not set: no Cassandra server to test against here")
     return hosts
+
+
+def _free_cluster_port() -> int:
+    """A loopback port whose cluster bus port (port + 10000) is free too."""
+    import random
+    import socket
+
+    for _ in range(200):
+        port = random.randint(20_000, 45_000)  # nosec B311 - a port, not a secret
+        try:
+            with socket.socket() as a, socket.socket() as b:
+                a.bind(("127.0.0.1", port))
+                b.bind(("127.0.0.1", port + 10_000))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError("no free port pair for a Redis Cluster node")
+
+
+def _binary(name: str) -> str:
+    import shutil
+
+    found = shutil.which(name) or next(
+        (p for p in (f"/usr/bin/{name}", f"/usr/local/bin/{name}") if os.path.exists(p)), None
+    )
+    if found is None:
+        pytest.fail(
+            f"{name} is not installed (Debian package redis-server); .ci/run installs it",
+            pytrace=False,
+        )
+    return found
+
+
+@contextmanager
+def redis_cluster(masters: int = 3) -> Iterator[str]:
+    """A real Redis Cluster of ``masters`` primaries on loopback ports, started for the caller and
+    stopped (by PID) afterwards; yields the URL of one node."""
+    import subprocess  # nosec B404 - starts redis-server, fixed arguments
+    import tempfile
+
+    server, cli = _binary("redis-server"), _binary("redis-cli")
+    processes: list[subprocess.Popen[bytes]] = []
+    with tempfile.TemporaryDirectory(prefix="nfc-cluster-") as directory:
+        try:
+            ports = []
+            for _ in range(masters):
+                port = _free_cluster_port()
+                ports.append(port)
+                processes.append(
+                    subprocess.Popen(  # nosec B603
+                        [server, "--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
+                         "--cluster-config-file", f"{directory}/nodes-{port}.conf", "--dir", directory,
+                         "--save", "", "--appendonly", "no", "--cluster-node-timeout", "2000"],
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )  # fmt: skip
+                )
+            deadline = time.monotonic() + 20
+            for port in ports:
+                while True:
+                    try:
+                        if redis.Redis(port=port, socket_timeout=1).ping():
+                            break
+                    except redis.exceptions.ConnectionError:
+                        if time.monotonic() > deadline:
+                            raise
+                        time.sleep(0.05)
+            subprocess.run(  # nosec B603
+                [cli, "--cluster", "create", *(f"127.0.0.1:{p}" for p in ports),
+                 "--cluster-replicas", "0", "--cluster-yes"],
+                check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=30,
+            )  # fmt: skip
+            while True:
+                states = [redis.Redis(port=p).cluster("info").get("cluster_state") for p in ports]
+                if all(s == "ok" for s in states):
+                    break
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"Redis Cluster did not become ready: {states}")
+                time.sleep(0.1)
+            yield f"redis://127.0.0.1:{ports[0]}/0"
+        finally:
+            for process in processes:
+                process.kill()
+            for process in processes:
+                process.wait(timeout=10)

@@ -28,6 +28,15 @@ def redis_ns() -> Iterator[RedisNamespace]:
         yield ns
 
 
+@pytest.fixture(scope="module")
+def redis_cluster_url() -> Iterator[str]:
+    """A real 3-primary Redis Cluster on loopback ports, private to this test module."""
+    from netflix_clone_testing.backends import redis_cluster
+
+    with redis_cluster() as url:
+        yield url
+
+
 @pytest.fixture(scope="session")
 def cassandra_hosts() -> list[str]:
     return cassandra_hosts_or_skip()

@@ -50,90 +50,91 @@ def _sinks(args: argparse.Namespace) -> list[Any]:
     return sinks
 
 
-def _sessionizer(args: argparse.Namespace) -> Any:
-    from netflix_clone.analytics_consumer.domain.sessionizer import Sessionizer
+def _rule(args: argparse.Namespace) -> Any:
+    from netflix_clone.analytics_consumer.domain.closing import ClosingRule
 
-    return Sessionizer(
+    return ClosingRule(
         inactivity_timeout_ms=int(args.inactivity_timeout_s * 1000),
         reorder_window_ms=int(args.reorder_window_s * 1000),
+        retention_ms=int(args.retention_s * 1000),
+        max_future_skew_ms=int(args.max_future_skew_s * 1000),
     )
 
 
-def _lines(paths: list[str]) -> Iterator[bytes]:
+def _lines(paths: list[str]) -> Iterator[tuple[int, bytes]]:
+    """(line number, line) of every non-empty line; a missing file is a usage error."""
+    number = 0
     if not paths or paths == ["-"]:
-        yield from sys.stdin.buffer
+        for line in sys.stdin.buffer:
+            number += 1
+            if line.strip():
+                yield number, line.rstrip(b"\r\n")
         return
     for path in paths:
         with open(path, "rb") as handle:
-            yield from handle
+            for line in handle:
+                number += 1
+                if line.strip():
+                    yield number, line.rstrip(b"\r\n")
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from netflix_clone.analytics_consumer.consumer import process_payloads
+    from netflix_clone.analytics_consumer.consumer import DeadLetter, replay_lines
 
+    missing = [p for p in args.inputs if p != "-" and not Path(p).is_file()]
+    if missing:
+        print(f"analytics-consumer replay: no such file: {', '.join(missing)}", file=sys.stderr)
+        return 2
     started = time.perf_counter()
-    sessionizer = _sessionizer(args)
     sinks = _sinks(args)
     dead: Optional[IO[str]] = (
         open(args.dead_letters, "a", encoding="utf-8") if args.dead_letters else None
     )
-    counts = {"events": 0, "dead_letters": 0, "sessions": 0}
-    reasons: dict[str, int] = {}
-    batch: list[tuple[int, bytes]] = []
 
-    def flush(final: bool) -> None:
-        rejected, _ = process_payloads(sessionizer, batch)
-        for line_no, payload, error in rejected:
-            counts["dead_letters"] += 1
-            reasons[error.reason] = reasons.get(error.reason, 0) + 1
-            if dead is not None:
-                dead.write(
-                    json.dumps(
-                        {
-                            "line": line_no,
-                            "reason": error.reason,
-                            "detail": error.detail,
-                            "payload": payload.decode("utf-8", "replace"),
-                        }
-                    )
-                    + "\n"
+    def on_dead(letter: DeadLetter) -> None:
+        if dead is not None:
+            dead.write(
+                json.dumps(
+                    {
+                        "line": letter.token,
+                        "reason": letter.reason,
+                        "detail": letter.detail,
+                        "payload": letter.payload[:65536].decode("utf-8", "replace"),
+                    }
                 )
-        closed = sessionizer.close_all() if final else sessionizer.advance()
-        if closed:
-            for sink in sinks:
-                sink.write([c.metrics for c in closed])
-            counts["sessions"] += len(closed)
-        batch.clear()
+                + "\n"
+            )
 
-    for line_no, line in enumerate(_lines(args.inputs), start=1):
-        if not line.strip():
-            continue
-        batch.append((line_no, line.rstrip(b"\n")))
-        counts["events"] += 1
-        if len(batch) >= 5000:
-            flush(final=False)
-            if counts["events"] % 100_000 < 5000:
-                print(
-                    f"replay: {counts['events']} events, {counts['sessions']} sessions",
-                    file=sys.stderr,
-                )
-    flush(final=True)
-    for sink in sinks:
-        sink.close()
-    if dead is not None:
-        dead.close()
+    def progress(result: Any) -> None:
+        if result.events % 100_000 < 5000:
+            print(f"replay: {result.events} events, {result.sessions} sessions", file=sys.stderr)
+
+    try:
+        result, sessionizer = replay_lines(
+            _lines(args.inputs), sinks, _rule(args), on_dead=on_dead, progress=progress
+        )
+    finally:
+        for sink in sinks:
+            sink.close()
+        if dead is not None:
+            dead.close()
     summary = {
-        **counts,
-        "dead_letter_reasons": reasons,
+        "events": result.events,
+        "stored": result.stored,
+        "sessions": result.sessions,
+        "commits": result.commits,
+        "dead_letters": sum(result.reasons.values()),
+        "dead_letter_reasons": result.reasons,
         "duplicates": sessionizer.duplicates,
         "late": sessionizer.late,
+        "reopened": sessionizer.reopened,
         "seconds": round(time.perf_counter() - started, 3),
     }
     if args.json:
         print(json.dumps(summary, indent=2, sort_keys=True))
     else:
         print(
-            f"{counts['events']} events -> {counts['sessions']} sessions, {counts['dead_letters']} dead letters "
+            f"{result.events} events -> {result.sessions} sessions, {summary['dead_letters']} dead letters "
             f"({summary['seconds']}s)"
         )
     return 0
@@ -148,15 +149,19 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         spec = args.titles
         raw = Path(spec[1:]).read_text(encoding="utf-8") if spec.startswith("@") else spec
         titles = [t.strip() for t in raw.replace("\n", ",").split(",") if t.strip()]
+    durations_s = tuple(float(d) * 60 for d in args.durations_min.split(","))
+    # By default every simulated event lies in the past (sessions start within the spread and play
+    # out before now): events stamped in the future would be dead-lettered as clock skew.
+    default_start = int(time.time() * 1000) - int((args.spread_s + max(durations_s) * 1.5) * 1000)
     events = simulate_population(
         sessions=args.sessions,
         users=args.users,
         titles=titles,
         seed=args.seed,
-        start_ms=args.start_ms or int(time.time() * 1000) - int(args.spread_s * 1000),
+        start_ms=args.start_ms or default_start,
         spread_s=args.spread_s,
         taste_clusters=args.taste_clusters,
-        durations_s=tuple(float(d) * 60 for d in args.durations_min.split(",")),
+        durations_s=durations_s,
     )
     payloads = [encode_event(e) for e in events]
     if args.redis_url:
@@ -230,7 +235,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from netflix_clone.platform.connections import connect_redis
     from netflix_clone.platform.ops_http import HealthChecks, OpsServer
 
-    client = connect_redis(args.redis_url)
+    client = connect_redis(args.redis_url, cluster=args.redis_cluster)
     source = RedisStreamSource(
         client,
         stream=args.stream,
@@ -242,11 +247,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     metrics = ConsumerMetrics()
     store = RedisSessionStore(
-        client,
-        prefix=args.store_prefix,
-        owner=args.consumer,
-        reorder_window_ms=int(args.reorder_window_s * 1000),
-        inactivity_timeout_ms=int(args.inactivity_timeout_s * 1000),
+        client, prefix=args.store_prefix, owner=args.consumer, rule=_rule(args), shards=args.shards
     )
     consumer = StreamConsumer(source, store, _sinks(args), metrics=metrics)
     checks = HealthChecks()
@@ -262,18 +263,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     for sink in consumer.sinks:
         sink.close()
     if args.json:
-
-        def total(name: str) -> int:
-            return int(sum(s.value for m in metrics.registry.collect() if m.name == name for s in m.samples
-                           if s.name.endswith("_total")))  # fmt: skip
-
         print(
             json.dumps(
                 {
                     "stream": args.stream,
-                    "events": total("analytics_events"),
-                    "sessions": total("analytics_sessions"),
-                    "dead_letters": total("analytics_dead_letters"),
+                    "events": metrics.total(metrics.events),
+                    "stored": metrics.total(metrics.stored),
+                    "sessions": metrics.total(metrics.sessions),
+                    "commits": metrics.total(metrics.commits),
+                    "reopened": metrics.total(metrics.reopened),
+                    "dead_letters": metrics.total(metrics.dead),
                 }
             )
         )
@@ -285,7 +284,9 @@ def cmd_crash_check(args: argparse.Namespace) -> int:
 
     from netflix_clone.analytics_consumer.crash_check import run_crash_test
 
-    report = run_crash_test(args.redis_url, sessions=args.sessions, progress=True)
+    report = run_crash_test(
+        args.redis_url, sessions=args.sessions, progress=True, cluster=args.redis_cluster
+    )
     payload = {**asdict(report), "ok": report.ok}
     print(
         json.dumps(payload, indent=2)
@@ -320,8 +321,26 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument(
                 "--cassandra-keyspace", default=env("ANALYTICS_CASSANDRA_KEYSPACE", "netflix_clone")
             )
-            p.add_argument("--inactivity-timeout-s", type=float, default=120.0)
-            p.add_argument("--reorder-window-s", type=float, default=5.0)
+            p.add_argument(
+                "--inactivity-timeout-s",
+                type=float,
+                default=120.0,
+                help="a session with no event received for this long closes",
+            )
+            p.add_argument(
+                "--reorder-window-s",
+                type=float,
+                default=5.0,
+                help="a session closes this long after its end was received",
+            )
+            p.add_argument(
+                "--retention-s",
+                type=float,
+                default=3600.0,
+                help="a committed session's events are kept this long; a late event reopens it",
+            )
+            p.add_argument("--max-future-skew-s", type=float, default=300.0,
+                           help="events stamped further ahead of their receive time are dead-lettered")  # fmt: skip
         return p
 
     p = add("replay", "sessionize JSON-lines event files (or stdin)")
@@ -338,12 +357,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--dead-letter-stream", default=env("ANALYTICS_DLQ", "player-events-dead"))
     p.add_argument("--batch", type=int, default=1000)
+    p.add_argument(
+        "--redis-cluster",
+        action="store_true",
+        default=env("ANALYTICS_REDIS_CLUSTER", "") in ("1", "true", "yes"),
+        help="the URL is a Redis Cluster node (the session store is sharded by hash tag)",
+    )
+    p.add_argument(
+        "--shards", type=int, default=16, help="session-store shards (fixed for a store)"
+    )
     p.add_argument("--store-prefix", default=env("ANALYTICS_STORE_PREFIX", "analytics:"))
     p.add_argument("--claim-idle-s", type=float, default=60.0)
     p.add_argument("--ops-host", default="127.0.0.1")
     p.add_argument("--ops-port", type=int, default=int(env("ANALYTICS_OPS_PORT", "9100")))
     p.add_argument(
-        "--until-idle", action="store_true", help="exit when the stream has nothing more"
+        "--until-idle",
+        action="store_true",
+        help="the stream is a finished batch: when it has nothing more, commit every open session and exit",
     )
     p.set_defaults(fn=cmd_run)
 
@@ -352,7 +382,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--users", type=int, default=300)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--spread-s", type=float, default=3600.0)
-    p.add_argument("--start-ms", type=int, default=0, help="default: now - spread")
+    p.add_argument(
+        "--start-ms", type=int, default=0, help="default: early enough that every event is past"
+    )
     p.add_argument("--out", default="var/events.jsonl")
     p.add_argument("--redis-url", help="publish to this Redis stream instead of a file")
     p.add_argument("--stream", default="player-events")
@@ -379,6 +411,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--redis-url", default=env("ANALYTICS_REDIS_URL", "redis://127.0.0.1:6379/0"))
     p.add_argument("--sessions", type=int, default=3000, help="~210 events each (4800 ~ 1M events)")
+    p.add_argument("--redis-cluster", action="store_true", help="the URL is a Redis Cluster node")
     p.set_defaults(fn=cmd_crash_check)
     return parser
 

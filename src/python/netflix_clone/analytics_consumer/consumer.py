@@ -1,8 +1,21 @@
-"""The consumer loop: decode -> dead-letter or store -> ack -> commit due sessions to every sink -> forget.
+"""The consumer's use cases: a Redis stream batch (decode, dead-letter or store, ack, close due sessions)
+and a file replay. Both close sessions by the same :class:`ClosingRule`.
 
-An entry is acked only once it is dead-lettered or stored in the shared session store; a session leaves
-the store only after every sink committed it; sinks upsert by session id. A crash at any point therefore
-loses nothing and counts nothing twice.
+Every input ends as a stored event or a dead letter with a stable reason - nothing else escapes:
+
+* a payload the contract rejects: its reason (malformed_json, invalid_event, too_nested, ...);
+* an event stamped too far ahead of its receive time: ``clock_skew``;
+* an event for a session committed longer ago than the retention: ``late``;
+* a session past ``max_session_bytes``: its further events are ``session_too_large``;
+* an entry whose processing keeps failing: after ``poison_after`` deliveries (the stream's own
+  counter) the batch is retried one entry at a time and the entry that fails is dead-lettered as
+  ``processing_failed`` with the exception - the rest of the batch is stored, and the group moves on;
+* a session a sink keeps rejecting (``poison_after`` attempts): dead-lettered whole as
+  ``sink_rejected``, its events in the letter. A sink that rejects *everything* is an outage, not
+  poison: the batch is released and retried, nothing is dead-lettered.
+
+Errors of Redis itself (connection, timeout, cluster reconfiguring) are never poison: the batch stays
+pending and is retried.
 """
 
 from __future__ import annotations
@@ -10,20 +23,52 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Hashable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from netflix_clone.analytics_consumer.adapters.session_store import RedisSessionStore
+from netflix_clone.analytics_consumer.adapters.redis_streams import entry_ms
+from netflix_clone.analytics_consumer.adapters.session_store import (
+    RedisSessionStore,
+    SessionBatch,
+    StoredSession,
+)
 from netflix_clone.analytics_consumer.adapters.sinks import SessionSink
-from netflix_clone.analytics_consumer.domain.sessionizer import Sessionizer
-from netflix_clone.contracts.player_events import EventError, decode_event
+from netflix_clone.analytics_consumer.domain.closing import ClosingRule, ReceiveClock
+from netflix_clone.analytics_consumer.domain.session import SessionMetrics
+from netflix_clone.analytics_consumer.domain.sessionizer import Added, Sessionizer
+from netflix_clone.contracts.player_events import (
+    EventError,
+    PlayerEvent,
+    decode_event,
+    encode_event,
+)
 
-__all__ = ["ConsumerMetrics", "StreamConsumer", "consumer_for_prefix", "process_payloads"]
+__all__ = [
+    "ConsumerMetrics",
+    "DeadLetter",
+    "ReplayResult",
+    "StreamConsumer",
+    "consumer_for_prefix",
+    "replay_lines",
+]
 
 _log = logging.getLogger(__name__)
+
+
+def _transient(exc: BaseException) -> bool:
+    """Errors of the backend itself: retried, never dead-lettered."""
+    try:
+        import redis.exceptions as rexc  # pylint: disable=import-outside-toplevel
+    except ImportError:  # pragma: no cover
+        return False
+    transient = (rexc.ConnectionError, rexc.TimeoutError, rexc.BusyLoadingError)
+    cluster = tuple(
+        getattr(rexc, name) for name in ("ClusterDownError", "TryAgainError") if hasattr(rexc, name)
+    )
+    return isinstance(exc, transient + cluster)
 
 
 @dataclass
@@ -31,53 +76,74 @@ class ConsumerMetrics:
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
 
     def __post_init__(self) -> None:
-        self.events = Counter("analytics_events_total", "events read", registry=self.registry)
+        r = self.registry
+        self.events = Counter("analytics_events", "stream entries read", registry=r)
+        self.stored = Counter(
+            "analytics_events_stored", "events stored in the session store", registry=r
+        )
         self.dead = Counter(
-            "analytics_dead_letters_total",
-            "events sent to the dead-letter stream",
+            "analytics_dead_letters",
+            "entries sent to the dead-letter stream",
             ["reason"],
-            registry=self.registry,
+            registry=r,
         )
         self.sessions = Counter(
-            "analytics_sessions_total",
-            "sessions committed",
+            "analytics_sessions",
+            "distinct sessions committed (first commit)",
             ["close_reason"],
-            registry=self.registry,
+            registry=r,
+        )
+        self.commits = Counter(
+            "analytics_session_commits",
+            "session rows written (a reopened session again)",
+            registry=r,
+        )
+        self.reopened = Counter(
+            "analytics_sessions_reopened", "sessions recomputed after a late event", registry=r
+        )
+        self.duplicates = Counter(
+            "analytics_duplicate_events", "duplicate events ignored", registry=r
         )
         self.open_sessions = Gauge(
-            "analytics_open_sessions", "sessions in memory", registry=self.registry
+            "analytics_open_sessions", "sessions open in the store", registry=r
         )
         self.lag = Gauge(
-            "analytics_stream_lag", "entries undelivered or pending", registry=self.registry
+            "analytics_stream_lag_entries", "entries undelivered or pending", registry=r
         )
-        self.duplicates = Gauge(
-            "analytics_duplicate_events", "duplicate events ignored", registry=self.registry
+        self.watermark = Gauge(
+            "analytics_watermark_seconds",
+            "receive time up to which every event is stored",
+            registry=r,
+        )
+
+    def total(self, counter: Counter) -> int:
+        return int(
+            sum(s.value for m in counter.collect() for s in m.samples if s.name.endswith("_total"))
         )
 
 
-def process_payloads(
-    sessionizer: Sessionizer,
-    payloads: Sequence[tuple[Hashable, bytes]],
-    metrics: Optional[ConsumerMetrics] = None,
-) -> tuple[list[tuple[Hashable, bytes, EventError]], list[Hashable]]:
-    """Feed payloads to the sessionizer; returns (rejected, immediately-ackable tokens)."""
-    rejected: list[tuple[Hashable, bytes, EventError]] = []
-    ackable: list[Hashable] = []
-    for token, payload in payloads:
-        try:
-            event = decode_event(payload)
-        except EventError as exc:
-            rejected.append((token, payload, exc))
-            continue
-        if not sessionizer.add(event, token):
-            ackable.append(token)  # late event of a committed session
-    if metrics is not None:
-        metrics.events.inc(len(payloads))
-    return rejected, ackable
+@dataclass(frozen=True)
+class DeadLetter:
+    token: Any
+    payload: bytes
+    reason: str
+    detail: str
+
+
+def _skew_letter(
+    token: Any, payload: bytes, event: PlayerEvent, rx: int, rule: ClosingRule
+) -> DeadLetter:
+    return DeadLetter(
+        token,
+        payload,
+        "clock_skew",
+        f"ts {event.ts} is {event.ts - rx} ms ahead of its receive time {rx} "
+        f"(allowed {rule.max_future_skew_ms} ms)",
+    )
 
 
 class StreamConsumer:
-    """Redis Streams -> shared session store -> sinks. Any number of these may share one consumer group."""
+    """Redis Streams -> shared session store -> sinks. Any number may share one consumer group."""
 
     def __init__(
         self,
@@ -87,77 +153,240 @@ class StreamConsumer:
         *,
         metrics: Optional[ConsumerMetrics] = None,
         max_open_sessions: int = 1_000_000,
-        wall_clock_skew_ms: Optional[int] = 300_000,
+        poison_after: int = 3,
+        close_limit: int = 500,
     ) -> None:
         self.source = source
         self.store = store
+        self.rule = store.rule
         self.sinks = sinks
         self.metrics = metrics or ConsumerMetrics()
         self.max_open_sessions = max_open_sessions
-        self.wall_clock_skew_ms = wall_clock_skew_ms
+        self.poison_after = poison_after
+        self.close_limit = close_limit
         self.stop_event = threading.Event()
+        self._sink_failures: dict[str, int] = {}
+        self._steps = 0
+        self._sinks_ok_at: Optional[float] = None  # monotonic time of the sinks' last success
+        self.outage_after_s = 30.0
 
+    # One batch ---------------------------------------------------------------------------------
     def step(self) -> int:
-        """One batch: read, dead-letter or store, ack, then close and commit due sessions."""
+        """Read a batch, dead-letter or store every entry, ack it, then commit due sessions."""
         entries = self.source.read()
-        stored: list[tuple[Any, bytes]] = []
-        for msg_id, payload in entries:
-            try:
-                stored.append((decode_event(payload), payload))
-            except EventError as error:
-                self.source.dead_letter(msg_id, payload, error.reason, error.detail)
-                self.metrics.dead.labels(error.reason).inc()
-        if stored:
-            self.store.add(stored)
         if entries:
-            self.source.ack([msg_id for msg_id, _ in entries])
             self.metrics.events.inc(len(entries))
-        if stored:
-            watermark = self.store.raise_watermark(max(event.ts for event, _ in stored))
-        else:
-            watermark = self.store.watermark() or 0
-            if self.wall_clock_skew_ms is not None:
-                # An idle stream must still time sessions out: wall time minus the allowed client skew.
-                watermark = max(watermark, int(time.time() * 1000) - self.wall_clock_skew_ms)
+            try:
+                acked = self.ingest(entries)
+            except Exception as exc:  # pylint: disable=broad-except  # poison or backend: see below
+                if _transient(exc):
+                    raise
+                _log.warning(
+                    "batch of %d failed (%s: %s); retrying entry by entry",
+                    len(entries), type(exc).__name__, exc,
+                )  # fmt: skip
+                acked = self._ingest_one_by_one(entries, exc)
+            self.source.ack(acked)
+        watermark = self.source.watermark()
+        self.metrics.watermark.set(watermark / 1000.0)
         self.close_due(watermark)
-        open_sessions = self.store.open_count()
-        if open_sessions > self.max_open_sessions:
-            # Backpressure instead of unbounded memory: close the sessions nearest their due time early.
-            self.close_due(
-                2**62, limit=open_sessions - self.max_open_sessions, reason="backpressure"
-            )
-        self.metrics.open_sessions.set(open_sessions)
-        self.metrics.duplicates.set(self.store.duplicates)
+        self._steps += 1
+        if self._steps % 20 == 1:
+            open_sessions = self.store.open_count()
+            self.metrics.open_sessions.set(open_sessions)
+            if open_sessions > self.max_open_sessions:
+                # Backpressure instead of unbounded memory: the sessions nearest due close early.
+                self.close_due(
+                    watermark, limit=open_sessions - self.max_open_sessions, reason="backpressure"
+                )
         return len(entries)
 
-    def close_due(self, watermark: int, *, limit: int = 500, reason: Optional[str] = None) -> int:
+    def ingest(self, entries: Sequence[tuple[Any, bytes]]) -> list[Any]:
+        """Dead-letter or store one batch of entries; returns the ids to ack (all of them)."""
+        dead: list[DeadLetter] = []
+        sessions: dict[str, SessionBatch] = {}
+        payloads: dict[Any, bytes] = {}
+        for token, payload in entries:
+            try:
+                event = decode_event(payload)
+            except EventError as error:
+                dead.append(DeadLetter(token, payload, error.reason, error.detail))
+                continue
+            rx = entry_ms(token)
+            if self.rule.skewed(event.ts, rx):
+                dead.append(_skew_letter(token, payload, event, rx, self.rule))
+                continue
+            batch = sessions.get(event.sid)
+            if batch is None:
+                batch = sessions[event.sid] = SessionBatch(event.sid)
+            batch.add(event, rx, token)
+            payloads[token] = payload
+        stored = 0
+        if sessions:
+            outcome = self.store.append(sessions.values())
+            rejected = {id(s) for s in outcome.overflow} | {id(s) for s in outcome.late}
+            stored = sum(len(s.events) for s in sessions.values() if id(s) not in rejected)
+            for s in outcome.overflow:
+                dead += [
+                    DeadLetter(
+                        t,
+                        payloads[t],
+                        "session_too_large",
+                        f"session {s.sid} holds the maximum of events",
+                    )
+                    for t in s.tokens
+                ]
+            for s in outcome.late:
+                dead += [
+                    DeadLetter(
+                        t, payloads[t], "late",
+                        f"session {s.sid} was committed more than {self.rule.retention_ms} ms ago",
+                    )
+                    for t in s.tokens
+                ]  # fmt: skip
+        self._dead_letter(dead)
+        self.metrics.stored.inc(stored)
+        return [token for token, _ in entries]
+
+    def _ingest_one_by_one(
+        self, entries: Sequence[tuple[Any, bytes]], first: Exception
+    ) -> list[Any]:
+        """The poison rule: entries delivered ``poison_after`` times that still fail are dead-lettered;
+        the others are stored one by one, or left pending for another try."""
+        counts = self.source.delivery_counts([token for token, _ in entries])
+        acked: list[Any] = []
+        for token, payload in entries:
+            try:
+                acked += self.ingest([(token, payload)])
+            except Exception as exc:  # pylint: disable=broad-except
+                if _transient(exc):
+                    raise
+                key = token if isinstance(token, bytes) else str(token).encode()
+                if counts.get(key, 1) >= self.poison_after:
+                    self._dead_letter(
+                        [
+                            DeadLetter(
+                                token, payload, "processing_failed", f"{type(exc).__name__}: {exc}"
+                            )
+                        ]
+                    )
+                    acked.append(token)
+        _log.info(
+            "entry-by-entry retry after %s: %d of %d entries done",
+            type(first).__name__, len(acked), len(entries),
+        )  # fmt: skip
+        return acked
+
+    def _dead_letter(self, letters: Sequence[DeadLetter]) -> None:
+        if not letters:
+            return
+        self.source.dead_letter_many([(d.token, d.payload, d.reason, d.detail) for d in letters])
+        for letter in letters:
+            self.metrics.dead.labels(letter.reason).inc()
+
+    # Closing -----------------------------------------------------------------------------------
+    def close_due(
+        self, watermark: int, *, limit: Optional[int] = None, reason: Optional[str] = None
+    ) -> int:
+        limit = limit or self.close_limit
         closed = 0
         while True:
             due = self.store.due(watermark, limit=limit, reason=reason)
             if not due:
                 return closed
-            sids = [d.sid for d in due]
+            committed = self._commit(due)
+            closed += committed
+            if reason is not None or len(due) < limit or not committed:
+                return closed
+
+    def _commit(self, due: Sequence[StoredSession]) -> int:
+        written = self._write_isolating_poison(due)
+        if not written:
+            return 0
+        forgotten = self.store.forget(written)
+        for session, gone in zip(written, forgotten):
+            if not gone:
+                continue  # it grew meanwhile: it will close again with every event
+            self.metrics.commits.inc()
+            if session.reopened:
+                self.metrics.reopened.inc()
+            else:
+                self.metrics.sessions.labels(session.metrics.close_reason).inc()
+            self._sink_failures.pop(session.sid, None)
+        self.metrics.duplicates.inc(self.store.duplicates)
+        self.store.duplicates = 0
+        return sum(forgotten)
+
+    def _write_isolating_poison(self, due: Sequence[StoredSession]) -> list[StoredSession]:
+        try:
+            for sink in self.sinks:
+                sink.write([d.metrics for d in due])
+            self._sinks_ok_at = time.monotonic()
+            return list(due)
+        except Exception as exc:  # pylint: disable=broad-except  # isolate below
+            first = exc
+        written: list[StoredSession] = []
+        failed: list[tuple[StoredSession, Exception]] = []
+        for session in due:
             try:
                 for sink in self.sinks:
-                    sink.write([d.metrics for d in due])
-            except Exception:
-                self.store.release(sids)
-                raise
-            self.store.record_qoe([d.metrics for d in due])
-            self.store.forget(sids, [d.metrics.title_id for d in due])
-            for d in due:
-                self.metrics.sessions.labels(d.metrics.close_reason).inc()
-            closed += len(due)
-            if reason is not None or len(due) < limit:
+                    sink.write([session.metrics])
+                written.append(session)
+            except Exception as exc:  # pylint: disable=broad-except
+                failed.append((session, exc))
+        if written:
+            self._sinks_ok_at = time.monotonic()
+        recently_ok = (
+            self._sinks_ok_at is not None
+            and time.monotonic() - self._sinks_ok_at < self.outage_after_s
+        )
+        if not written and (len(failed) > 1 or not recently_ok):
+            # Every session failed, and the sinks took nothing lately: they are down, not fed
+            # poison. Retry later, dead-letter nothing.
+            self.store.release([s.sid for s, _ in failed])
+            raise first
+        release = []
+        for session, exc in failed:
+            count = self._sink_failures.get(session.sid, 0) + 1
+            self._sink_failures[session.sid] = count
+            if count < self.poison_after:
+                release.append(session.sid)
+                continue
+            self._dead_letter_session(session, exc)
+        self.store.release(release)
+        return written
+
+    def _dead_letter_session(self, session: StoredSession, exc: Exception) -> None:
+        events = self.store.events_of(session.sid)
+        body = b"\n".join(encode_event(e) for e in events)
+        self._dead_letter([
+            DeadLetter(
+                session.sid, body, "sink_rejected",
+                f"{type(exc).__name__}: {exc}; {len(events)} events of session {session.sid}",
+            )
+        ])  # fmt: skip
+        self.store.discard(session.sid)
+        self._sink_failures.pop(session.sid, None)
+
+    def drain(self, reason: str = "end_of_input") -> int:
+        """The input is over: commit every open session now (ended ones keep their own reason)."""
+        closed = 0
+        while True:
+            done = self.close_due(2**62, reason=reason)
+            closed += done
+            if not done:
                 return closed
 
     def run(self, *, until_idle: bool = False) -> None:
-        """Loop until stopped (SIGTERM/SIGINT set stop_event), or until a read returns nothing."""
+        """Loop until stopped (SIGTERM/SIGINT set stop_event). With ``until_idle`` the stream is a
+        finished batch: once a read returns nothing, every open session is committed and the loop ends.
+        """
         self.source.ensure_group()
         while not self.stop_event.is_set():
             read = self.step()
             self.metrics.lag.set(self.source.lag())
             if until_idle and read == 0:
+                self.drain()
                 break
         _log.info("consumer stopped after finishing its batch; open sessions stay in the store")
 
@@ -172,8 +401,8 @@ def consumer_for_prefix(
     block_ms: int = 50,
     claim_idle_ms: int = 60_000,
     lease_ms: int = 60_000,
-    inactivity_timeout_ms: int = 120_000,
-    wall_clock_skew_ms: Optional[int] = None,
+    rule: Optional[ClosingRule] = None,
+    shards: int = 16,
 ) -> StreamConsumer:
     """A consumer whose stream (`PREFIX events`), dead letters (`PREFIX dead`) and session store
     (`PREFIX store:`) share one key prefix: the layout the tests, the benchmark and the crash check use.
@@ -192,10 +421,115 @@ def consumer_for_prefix(
     )
     source.ensure_group()
     store = RedisSessionStore(
-        client,
-        prefix=prefix + "store:",
-        owner=name,
-        lease_ms=lease_ms,
-        inactivity_timeout_ms=inactivity_timeout_ms,
+        client, prefix=prefix + "store:", owner=name, lease_ms=lease_ms, rule=rule, shards=shards
     )
-    return StreamConsumer(source, store, sinks, wall_clock_skew_ms=wall_clock_skew_ms)
+    return StreamConsumer(source, store, sinks)
+
+
+# File replay ----------------------------------------------------------------------------------------
+@dataclass
+class ReplayResult:
+    events: int = 0
+    stored: int = 0
+    sessions: int = 0
+    commits: int = 0
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    reasons: dict[str, int] = field(default_factory=dict)
+
+
+def replay_lines(
+    lines: Iterable[tuple[Any, bytes]],
+    sinks: Sequence[SessionSink],
+    rule: Optional[ClosingRule] = None,
+    *,
+    on_dead: Optional[Callable[[DeadLetter], None]] = None,
+    flush_every: int = 5000,
+    progress: Optional[Callable[[ReplayResult], None]] = None,
+) -> tuple[ReplayResult, Sessionizer]:
+    """Sessionize (token, payload) lines, in order, into the sinks. A bad line is dead-lettered and
+    skipped; a session the sinks reject is dead-lettered whole; everything else is written."""
+    rule = rule or ClosingRule()
+    sessionizer = Sessionizer(rule)
+    clock = ReceiveClock(rule.max_future_skew_ms)
+    result = ReplayResult()
+    committed: set[str] = set()
+
+    def dead(letter: DeadLetter) -> None:
+        if on_dead is None:
+            result.dead_letters.append(letter)
+        else:
+            on_dead(letter)
+        result.reasons[letter.reason] = result.reasons.get(letter.reason, 0) + 1
+
+    def write(closed: list[SessionMetrics]) -> None:
+        if not closed:
+            return
+        for ok in _write_each(closed, sinks, dead):
+            result.commits += 1
+            if ok.session_id not in committed:
+                committed.add(ok.session_id)
+                result.sessions += 1
+
+    pending = 0
+    for token, payload in lines:
+        result.events += 1
+        try:
+            event = decode_event(payload)
+        except EventError as error:
+            dead(DeadLetter(token, payload, error.reason, error.detail))
+            continue
+        rx, skewed = clock.observe(event.sid, event.ts)
+        if skewed:
+            dead(_skew_letter(token, payload, event, rx, rule))
+            continue
+        outcome = sessionizer.add(event, rx)
+        if outcome == Added.LATE:
+            late = f"session {event.sid} was committed more than {rule.retention_ms} ms ago"
+            dead(DeadLetter(token, payload, "late", late))
+        elif outcome == Added.OVERFLOW:
+            dead(
+                DeadLetter(
+                    token,
+                    payload,
+                    "session_too_large",
+                    f"session {event.sid} holds the maximum of events",
+                )
+            )
+        else:
+            result.stored += 1
+        pending += 1
+        if pending >= flush_every:
+            pending = 0
+            write(sessionizer.advance(clock.now))
+            if progress is not None:
+                progress(result)
+    write(sessionizer.close_all())
+    return result, sessionizer
+
+
+def _write_each(
+    sessions: list[SessionMetrics], sinks: Sequence[SessionSink], dead: Callable[[DeadLetter], None]
+) -> list[SessionMetrics]:
+    """All at once; if a sink refuses, one by one, dead-lettering the sessions it refuses. When it
+    refuses every one of them it is down, not fed poison: that is raised, nothing dead-lettered."""
+    try:
+        for sink in sinks:
+            sink.write(sessions)
+        return sessions
+    except Exception as exc:  # pylint: disable=broad-except  # isolate the session at fault
+        first: Exception = exc
+    written: list[SessionMetrics] = []
+    refused: list[tuple[SessionMetrics, Exception]] = []
+    for session in sessions:
+        try:
+            for sink in sinks:
+                sink.write([session])
+        except Exception as exc:  # pylint: disable=broad-except
+            refused.append((session, exc))
+            continue
+        written.append(session)
+    if not written:
+        raise first
+    for session, exc in refused:
+        dead(DeadLetter(session.session_id, b"", "sink_rejected", f"{type(exc).__name__}: {exc}"))
+    return written

@@ -20,6 +20,7 @@ from typing import Any, Optional
 from netflix_clone.analytics_consumer.adapters.redis_streams import publish_events
 from netflix_clone.analytics_consumer.adapters.sinks import SESSION_COLUMNS, SqliteSink
 from netflix_clone.analytics_consumer.consumer import StreamConsumer, consumer_for_prefix
+from netflix_clone.analytics_consumer.domain.closing import ClosingRule
 from netflix_clone.analytics_consumer.domain.sessionizer import Sessionizer
 from netflix_clone.analytics_consumer.domain.simulator import simulate_population
 from netflix_clone.contracts.player_events import encode_event
@@ -49,24 +50,29 @@ class CrashReport:
         )
 
 
-def _consumer(redis_url: str, prefix: str, db: str, name: str, batch: int = 2000) -> StreamConsumer:
+def _consumer(
+    redis_url: str, prefix: str, db: str, name: str, batch: int = 2000, cluster: bool = False
+) -> StreamConsumer:
     from netflix_clone.platform.connections import connect_redis
 
     return consumer_for_prefix(
-        connect_redis(redis_url),
+        connect_redis(redis_url, cluster=cluster),
         prefix,
         name,
         [SqliteSink(Path(db))],
         batch=batch,
         claim_idle_ms=300,
         lease_ms=2000,
+        # Every event is published at once, so receive time says nothing about play time: sessions
+        # close by their end, or when the (finished) stream is drained - as in the reference replay.
+        rule=ClosingRule(inactivity_timeout_ms=86_400_000),
     )
 
 
 def _consume_forever(
-    redis_url: str, prefix: str, db: str, name: str, batch: int, ready: Any
+    redis_url: str, prefix: str, db: str, name: str, batch: int, ready: Any, cluster: bool = False
 ) -> None:
-    consumer = _consumer(redis_url, prefix, db, name, batch)
+    consumer = _consumer(redis_url, prefix, db, name, batch, cluster)
     ready.set()  # imports done: the kill timer starts now, so kills land while work is in flight
     consumer.run()
 
@@ -93,6 +99,7 @@ def run_crash_test(
     max_kills: int = 1000,
     work_dir: Optional[Path] = None,
     progress: bool = False,
+    cluster: bool = False,
 ) -> CrashReport:
     from netflix_clone.platform.connections import connect_redis
 
@@ -102,12 +109,10 @@ def run_crash_test(
     )
     reference = Sessionizer()
     for event in events:
-        reference.add(event)
-    expected = {
-        c.metrics.session_id: tuple(c.metrics.as_dict().values()) for c in reference.close_all()
-    }
+        reference.add(event, event.ts)
+    expected = {m.session_id: tuple(m.as_dict().values()) for m in reference.close_all()}
 
-    client = connect_redis(redis_url)
+    client = connect_redis(redis_url, cluster=cluster)
     prefix = f"crash-test:{secrets.token_hex(4)}:"
     rng = random.Random(seed)
     ctx = mp.get_context("spawn")
@@ -117,12 +122,12 @@ def run_crash_test(
         try:
             publish_events(client, prefix + "events", [encode_event(e) for e in events])
             kills = mid_stream = 0
-            probe = _consumer(redis_url, prefix, db, "probe")
+            probe = _consumer(redis_url, prefix, db, "probe", cluster=cluster)
             while kills < max_kills and probe.source.lag() > 0:
                 ready = ctx.Event()
                 worker = ctx.Process(
                     target=_consume_forever,
-                    args=(redis_url, prefix, db, f"c{kills % 3}", batch, ready),
+                    args=(redis_url, prefix, db, f"c{kills % 3}", batch, ready, cluster),
                 )
                 worker.start()
                 ready.wait(60)
@@ -136,9 +141,9 @@ def run_crash_test(
                         f"crash test: kill {kills}, {probe.source.lag()} entries left",
                         file=sys.stderr,
                     )
-            # Recovery: one last consumer runs until the stream is drained, then closes the rest at the end of
-            # event time (the stream is over).
-            final = _consumer(redis_url, prefix, db, "final")
+            # Recovery: one last consumer runs until the stream is drained, then commits the rest (the
+            # stream is over).
+            final = _consumer(redis_url, prefix, db, "final", cluster=cluster)
             final.source.claim_idle_ms = 0
             idle = 0
             while idle < 3:
@@ -146,7 +151,7 @@ def run_crash_test(
             # Sessions whose close lease died with a killed consumer are retried once the lease expires.
             deadline = time.monotonic() + 30
             while final.store.open_count() and time.monotonic() < deadline:
-                final.close_due((final.store.watermark() or 0) + 10**9)
+                final.drain()
                 time.sleep(0.1)
             got = _rows(Path(db))
         finally:

@@ -22,8 +22,8 @@ from netflix_clone.platform.connections import connect_cassandra
 def _sessions():
     s = Sessionizer()
     for event in simulate_population(sessions=12, users=3, seed=2, spread_s=30):
-        s.add(event)
-    return [c.metrics for c in s.close_all()]
+        s.add(event, event.ts)
+    return s.close_all()
 
 
 def test_statements_are_time_ordered_per_user_and_idempotent_by_key() -> None:

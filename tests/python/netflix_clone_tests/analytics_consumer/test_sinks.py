@@ -17,8 +17,8 @@ from netflix_clone.analytics_consumer.domain.simulator import simulate_populatio
 def _sessions():
     sessionizer = Sessionizer()
     for event in simulate_population(sessions=25, users=8, seed=4, spread_s=30):
-        sessionizer.add(event)
-    return [c.metrics for c in sessionizer.close_all()]
+        sessionizer.add(event, event.ts)
+    return sessionizer.close_all()
 
 
 SESSIONS = _sessions()

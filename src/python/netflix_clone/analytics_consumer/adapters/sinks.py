@@ -32,7 +32,7 @@ class SessionSink(Protocol):
 
 
 def viewing_record(session: SessionMetrics) -> Optional[ViewingRecord]:
-    if not session.user_id or not session.title_id or session.play_ms <= 0:
+    if session.orphan or not session.user_id or not session.title_id or session.play_ms <= 0:
         return None
     return ViewingRecord(
         user_id=session.user_id,
@@ -63,6 +63,12 @@ class JsonLinesSink:
         self._handle.close()
 
 
+def _add_missing_columns(existing: set[str], add: Any) -> None:
+    for column in SESSION_COLUMNS:
+        if column not in existing:
+            add(column)
+
+
 def _session_ddl(types: dict[str, str], key_type: str) -> str:
     columns = ",\n".join(
         f"    {name} {types.get(name, 'TEXT')}" for name in SESSION_COLUMNS if name != "session_id"
@@ -90,6 +96,7 @@ class SqliteSink:
                 "bitrate_switches",
                 "events",
                 "missing_events",
+                "orphan",
                 "exited_before_start",
                 "start_failure",
                 "playback_failure",
@@ -108,6 +115,12 @@ class SqliteSink:
             }
         )
         self.conn.execute(_session_ddl(types, "TEXT"))
+        _add_missing_columns(
+            {row[1] for row in self.conn.execute("PRAGMA table_info(sessions)")},
+            lambda column: self.conn.execute(
+                f"ALTER TABLE sessions ADD COLUMN {column} {types.get(column, 'TEXT')}"  # nosec B608
+            ),
+        )
         self.conn.execute(
             "CREATE TABLE IF NOT EXISTS viewing_history (session_id TEXT PRIMARY KEY, user_id TEXT NOT NULL, "
             "title_id TEXT NOT NULL, started_at REAL NOT NULL, watched_seconds REAL NOT NULL, "
@@ -137,6 +150,7 @@ POSTGRES_TYPES = {
     "started_at_ms": "bigint NOT NULL",
     "ended_at_ms": "bigint NOT NULL",
     "startup_ms": "integer",
+    "orphan": "boolean NOT NULL DEFAULT false",
     "exited_before_start": "boolean NOT NULL",
     "start_failure": "boolean NOT NULL",
     "playback_failure": "boolean NOT NULL",
@@ -171,6 +185,7 @@ SELECT date_trunc('minute', to_timestamp(started_at_ms / 1000.0)) AS minute,
        avg(qoe_score) AS avg_qoe_score,
        sum(watched_s) AS watched_s
 FROM sessions
+WHERE NOT orphan
 GROUP BY 1, 2, 3, 4, 5
 """
 
@@ -182,19 +197,34 @@ class PostgresSink:
         self.conn = connect_postgres(dsn, application_name="analytics-consumer")
         with self.conn.cursor() as cur:
             cur.execute(_session_ddl(POSTGRES_TYPES, "text"))
+            # Tables from before a column existed get it (rows written earlier take its default).
+            for column in SESSION_COLUMNS:
+                cur.execute(
+                    f"ALTER TABLE sessions ADD COLUMN IF NOT EXISTS {column} "  # nosec B608 - fixed names
+                    f"{POSTGRES_TYPES.get(column, 'text')}"
+                )
             cur.execute(VIEWING_HISTORY_DDL)
             cur.execute(POSTGRES_AGGREGATES_DDL)
         self.conn.commit()
 
     def write(self, sessions: Sequence[SessionMetrics]) -> None:
-        from psycopg2.extras import execute_values
-
         if not sessions:
             return
         cols = ", ".join(SESSION_COLUMNS)
         updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in SESSION_COLUMNS if c != "session_id")
         rows: list[Any] = [tuple(getattr(s, c) for c in SESSION_COLUMNS) for s in sessions]
         records = [r for r in map(viewing_record, sessions) if r is not None]
+        try:
+            self._write(cols, updates, rows, records)
+        except Exception:
+            self.conn.rollback()  # an aborted transaction would refuse every later write
+            raise
+
+    def _write(
+        self, cols: str, updates: str, rows: list[Any], records: list[ViewingRecord]
+    ) -> None:
+        from psycopg2.extras import execute_values
+
         with self.conn.cursor() as cur:
             execute_values(
                 cur,

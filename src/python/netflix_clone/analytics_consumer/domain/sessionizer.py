@@ -1,112 +1,140 @@
-"""Groups events into sessions and decides when a session is complete, on event time.
+"""Groups events into sessions in memory and closes them by :class:`ClosingRule` (the file replay).
 
-A session closes `reorder_window_ms` after its end or fatal error was seen (so late events within the
-window still count), or after `inactivity_timeout_ms` without events. Time is the watermark: the largest
-client timestamp seen so far, which makes a replay deterministic. Events for sessions already closed are
-counted as late and dropped (their session was written; re-opening it would double count).
+The stream path keeps sessions in Redis instead (``adapters/session_store.py``) and applies the same
+rule from the same module; this class is the in-process version of it. Receive time comes with each
+event (``add(event, received_ms)``); a replay estimates it with :class:`ReceiveClock`.
+
+Committed sessions keep their events for ``rule.retention_ms`` of receive time, so an event that
+arrives after its session closed reopens and recomputes it (sinks upsert by session id); after that it
+is *late* and handed back to the caller for the dead-letter file. Memory is bounded: at most
+``max_events_per_session`` per session (the rest are *overflow*) and ``max_retained`` committed
+sessions (the oldest are forgotten early; their late events are then late).
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Optional
 
-from netflix_clone.contracts.player_events import End, Error, PlayerEvent
+from netflix_clone.analytics_consumer.domain.closing import ClosingRule
 from netflix_clone.analytics_consumer.domain.session import SessionMetrics, compute_session
+from netflix_clone.contracts.player_events import End, Error, PlayerEvent
 
-__all__ = ["ClosedSession", "OpenSession", "Sessionizer"]
+__all__ = ["Added", "OpenSession", "Sessionizer"]
+
+
+class Added:
+    """What became of an added event."""
+
+    STORED = "stored"
+    DUPLICATE = "duplicate"
+    REOPENED = "reopened"  # stored, and its committed session reopened for recomputation
+    LATE = "late"  # its session was committed longer than the retention ago: not merged
+    OVERFLOW = "overflow"  # the session already holds max_events_per_session events
 
 
 @dataclass
 class OpenSession:
     events: dict[int, PlayerEvent] = field(default_factory=dict)
-    last_ts: int = 0
-    closing_at: Optional[int] = None
-    close_reason: Optional[str] = None
-    tokens: list[Hashable] = field(
-        default_factory=list
-    )  # e.g. stream message ids to ack after commit
+    last_rx: int = 0
+    end_rx: Optional[int] = None
+    end_reason: Optional[str] = None
 
 
-@dataclass(frozen=True)
-class ClosedSession:
-    metrics: SessionMetrics
-    tokens: list[Hashable]
+@dataclass
+class _Retained:
+    session: OpenSession
+    committed_rx: int
 
 
 class Sessionizer:
     def __init__(
         self,
+        rule: Optional[ClosingRule] = None,
         *,
-        inactivity_timeout_ms: int = 120_000,
-        reorder_window_ms: int = 5_000,
         max_events_per_session: int = 20_000,
-        remember_closed: int = 200_000,
+        max_retained: int = 200_000,
     ) -> None:
-        self.inactivity_timeout_ms = inactivity_timeout_ms
-        self.reorder_window_ms = reorder_window_ms
+        self.rule = rule or ClosingRule()
         self.max_events_per_session = max_events_per_session
-        self.remember_closed = remember_closed
+        self.max_retained = max_retained
         self.sessions: dict[str, OpenSession] = {}
+        self._retained: OrderedDict[str, _Retained] = OrderedDict()  # in commit order
+        self._tombstones: OrderedDict[str, None] = OrderedDict()  # committed, events gone
         self.watermark = 0
         self.duplicates = 0
         self.late = 0
         self.overflow = 0
-        self._closed: OrderedDict[str, None] = OrderedDict()
+        self.reopened = 0
 
-    def add(self, event: PlayerEvent, token: Optional[Hashable] = None) -> bool:
-        """Add one event; False when it was dropped as late (its token may be acked at once)."""
-        self.watermark = max(self.watermark, event.ts)
-        if event.sid in self._closed:
-            self.late += 1
-            return False
+    def add(self, event: PlayerEvent, received_ms: int) -> str:
+        self.watermark = max(self.watermark, received_ms)
         session = self.sessions.get(event.sid)
         if session is None:
-            session = self.sessions[event.sid] = OpenSession(last_ts=event.ts)
-        if token is not None:
-            session.tokens.append(token)
+            retained = self._retained.get(event.sid)
+            if event.sid in self._tombstones or (
+                retained is not None and not self.rule.reopens(retained.committed_rx, received_ms)
+            ):
+                self.late += 1
+                return Added.LATE
+            if retained is not None:
+                del self._retained[event.sid]
+                session = self.sessions[event.sid] = retained.session
+                self.reopened += 1
+                outcome = Added.REOPENED
+            else:
+                session = self.sessions[event.sid] = OpenSession(last_rx=received_ms)
+                outcome = Added.STORED
+        else:
+            outcome = Added.STORED
         if event.seq in session.events:
             self.duplicates += 1
-            return True
+            return Added.DUPLICATE
         if len(session.events) >= self.max_events_per_session:
             self.overflow += 1  # bounded memory: a runaway player cannot grow a session forever
-            return True
+            return Added.OVERFLOW
         session.events[event.seq] = event
-        session.last_ts = max(session.last_ts, event.ts)
-        if session.closing_at is None:
+        session.last_rx = max(session.last_rx, received_ms)
+        if session.end_rx is None:
             if isinstance(event, End):
-                session.closing_at, session.close_reason = event.ts, "end"
+                session.end_rx, session.end_reason = received_ms, "end"
             elif isinstance(event, Error) and event.fatal:
-                session.closing_at, session.close_reason = event.ts, "fatal_error"
-        return True
+                session.end_rx, session.end_reason = received_ms, "fatal_error"
+        return outcome
 
-    def advance(self, watermark: Optional[int] = None) -> list[ClosedSession]:
-        """Close every session that is complete at `watermark` (default: the largest timestamp seen)."""
+    def advance(self, watermark: Optional[int] = None) -> list[SessionMetrics]:
+        """Close every session due at ``watermark`` (default: the latest receive time seen). A replay
+        passes its ReceiveClock's reference, which one player's clock cannot move."""
         now = self.watermark if watermark is None else watermark
-        done: list[ClosedSession] = []
-        for sid in list(self.sessions):
-            session = self.sessions[sid]
-            if (
-                session.closing_at is not None
-                and now >= session.closing_at + self.reorder_window_ms
-            ):
-                done.append(self._close(sid, session.close_reason or "end"))
-            elif now - session.last_ts >= self.inactivity_timeout_ms:
-                done.append(self._close(sid, "inactivity"))
-        return done
-
-    def close_all(self, reason: str = "shutdown") -> list[ClosedSession]:
-        """Close everything (end of a replay). Sessions that had ended keep their own reason."""
-        return [
-            self._close(sid, self.sessions[sid].close_reason or reason)
-            for sid in list(self.sessions)
+        self._expire(now)
+        due = [
+            sid for sid, s in self.sessions.items() if self.rule.is_due(s.last_rx, s.end_rx, now)
         ]
+        return [self._close(sid, now, None) for sid in due]
 
-    def _close(self, sid: str, reason: str) -> ClosedSession:
+    def close_all(self, reason: str = "end_of_input") -> list[SessionMetrics]:
+        """Close everything (end of a replay). Sessions that had ended keep their own reason."""
+        return [self._close(sid, self.watermark, reason) for sid in list(self.sessions)]
+
+    def _close(self, sid: str, now: int, reason: Optional[str]) -> SessionMetrics:
         session = self.sessions.pop(sid)
-        self._closed[sid] = None
-        while len(self._closed) > self.remember_closed:
-            self._closed.popitem(last=False)
-        return ClosedSession(compute_session(session.events.values(), reason), session.tokens)
+        close_reason = session.end_reason or reason or self.rule.close_reason(None)
+        self._retained[sid] = _Retained(session, now)
+        if len(self._retained) > self.max_retained:
+            self._bury(*self._retained.popitem(last=False)[:1])
+        return compute_session(session.events.values(), close_reason)
+
+    def _expire(self, now: int) -> None:
+        """Committed sessions past their retention lose their events; their ids stay (bounded)."""
+        while self._retained:
+            sid, oldest = next(iter(self._retained.items()))
+            if self.rule.reopens(oldest.committed_rx, now):
+                break
+            del self._retained[sid]
+            self._bury(sid)
+
+    def _bury(self, sid: str) -> None:
+        self._tombstones[sid] = None
+        while len(self._tombstones) > self.max_retained:
+            self._tombstones.popitem(last=False)
