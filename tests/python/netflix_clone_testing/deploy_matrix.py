@@ -46,6 +46,8 @@ class Case:
     live: str = "v1"
     phase: Optional[str] = "rolled_back"
     routing: str = "listener"
+    rules: int = 1
+    sidecar: bool = False
     requests_per_s: float = 2000.0
     env: tuple[tuple[str, Optional[str]], ...] = ()  # environment overrides (None: unset)
     changes_nothing: bool = False  # the deploy run must make no changing AWS call
@@ -65,16 +67,22 @@ def mutating_calls(rig: Rehearsal, since: int = 0) -> list[str]:
     ]
 
 
+def _placeholders(rig: Rehearsal) -> dict[str, str]:
+    return {
+        "other_app_tg": rig.world.other_app_tg,
+        "bogus_listener": rig.svc.listener_arn[:-4] + "dead",
+        "slack": rig.slack_webhook,
+        "grafana_key": rig.secrets["GRAFANA_API_KEY"],
+    }
+
+
 def _env(rig: Rehearsal, case: Case) -> dict[str, str]:
     env = rig.env()
     for key, value in case.env:
         if value is None:
             env.pop(key, None)
         else:
-            env[key] = value.format(
-                other_app_tg=rig.world.other_app_tg,
-                bogus_listener=rig.svc.listener_arn[:-4] + "dead",
-            )
+            env[key] = value.format(**_placeholders(rig))
     return env
 
 
@@ -90,6 +98,8 @@ def play(case: Case, moto_url: str, workdir: Path) -> tuple[Rehearsal, list[RunR
         routing=case.routing,
         timing=timing,
         python=sys.executable,
+        rules=case.rules,
+        sidecar=case.sidecar,
     ) as rig:
         faults = tuple(Fault.parse(f) for f in case.faults)
         before = len(rig.standin.calls)
@@ -97,7 +107,7 @@ def play(case: Case, moto_url: str, workdir: Path) -> tuple[Rehearsal, list[RunR
             "production",
             "--image",
             rig.svc.image(case.tag),
-            *case.args,
+            *(a.format(**_placeholders(rig)) for a in case.args),
             faults=faults,
             env=_env(rig, case),
         )
@@ -120,7 +130,7 @@ def play(case: Case, moto_url: str, workdir: Path) -> tuple[Rehearsal, list[RunR
             elif step in ("rollback", "rollback-again"):
                 result = rig.rollback()
             elif step == "resume":
-                result = rig.deploy(case.tag, "--resume")
+                result = rig.resume()
             else:
                 raise ValueError(f"unknown step {step!r}")
             if result.exit_code != expected:

@@ -24,7 +24,9 @@ import argparse
 import getpass
 import json
 import logging
+import math
 import os
+import re
 import signal
 import socket
 import sys
@@ -79,12 +81,19 @@ def _steps_arg(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _number(kind: type, text: str) -> Any:
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text[:40]!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text[:40]!r}")
+    return value
+
+
 def _positive(kind: type) -> Any:
     def parse(text: str) -> Any:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        value = _number(kind, text)
         if value <= 0:
             raise argparse.ArgumentTypeError(f"must be positive, got {text!r}")
         return value
@@ -93,10 +102,7 @@ def _positive(kind: type) -> Any:
 
 
 def _non_negative(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    value = float(_number(float, text))
     if value < 0:
         raise argparse.ArgumentTypeError(f"must not be negative, got {text!r}")
     return value
@@ -195,6 +201,15 @@ def _session(args: argparse.Namespace) -> Any:
     return boto3.session.Session(region_name=args.region)
 
 
+def call_budget_s(args: argparse.Namespace) -> float:
+    """The longest one AWS call can take: every attempt's connect and read timeouts plus botocore's
+    standard-mode backoff between them (doubling, at most 20 s each)."""
+    attempts = int(args.aws_max_attempts)
+    timeout = float(args.aws_timeout_s)
+    backoff = sum(min(20.0, 2.0**i) for i in range(1, attempts))
+    return attempts * (min(5.0, timeout) + timeout) + backoff
+
+
 def _lock(args: argparse.Namespace, session: Any, ensure: bool = True) -> Any:
     from botocore.config import Config
 
@@ -211,13 +226,18 @@ def _lock(args: argparse.Namespace, session: Any, ensure: bool = True) -> Any:
     )
     lock = DeployLock(args.lock_table, client)
     if ensure:
+        # Never created on the fly: a typo in --lock-table would give a fresh table, and with it no
+        # mutual exclusion with the runs that use the real one. `deploy init` creates it, once.
         try:
-            lock.ensure_table()
-        except DeployError:
-            raise
+            exists = lock.table_exists()
         except Exception as exc:  # pylint: disable=broad-except  # one line, classified
             error = describe_error(exc, f"DynamoDB lock table {args.lock_table}")
             raise (Rejected(str(error)) if error.user_error else error) from None
+        if not exists:
+            raise Rejected(
+                f"no DynamoDB lock table {args.lock_table!r} in {args.region or 'this region'}: "
+                f"create it once with `deploy init --lock-table {args.lock_table}`"
+            )
     return lock
 
 
@@ -241,6 +261,7 @@ def _context(args: argparse.Namespace, redactor: Redactor) -> Any:
         owner=args.owner or _default_owner(),
         progress=lambda message: print(redactor.redact(message), file=sys.stderr, flush=True),
         lock_ttl_s=args.lock_ttl_s,
+        call_budget_s=call_budget_s(args),
         waits=Waits(
             rollout_timeout_s=args.rollout_timeout_s,
             poll_s=args.poll_s,
@@ -249,6 +270,82 @@ def _context(args: argparse.Namespace, redactor: Redactor) -> Any:
     )
     _SIGNALS.context = ctx  # the signal handler asks it whether a rollback is under way
     return ctx
+
+
+_NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
+
+
+def _validate(args: argparse.Namespace) -> None:
+    """Everything that can be checked before touching AWS, so bad input exits 2 having changed
+    nothing (not after green was deployed)."""
+    from netflix_clone.deploy.adapters.http_checks import parse_check
+    from netflix_clone.deploy.adapters.notify import check_url
+
+    if hasattr(args, "lock_table") and not _NAME.match(args.lock_table or ""):
+        raise Rejected("--lock-table must be 3-255 characters of A-Z a-z 0-9 _ . -")
+    if getattr(args, "region", None) and not _REGION.match(args.region):
+        raise Rejected(f"--region {args.region[:40]!r} is not an AWS region name (e.g. us-east-1)")
+    image = getattr(args, "image", None)
+    if image is not None and (
+        not image.strip() or any(ch.isspace() or ord(ch) < 32 for ch in image)
+    ):
+        raise Rejected(
+            "--image must be a registry/repository:tag without whitespace or control characters"
+        )
+    for flag, value in (
+        ("SLACK_WEBHOOK/--slack-webhook", getattr(args, "slack_webhook", None)),
+        ("--green-test-url", getattr(args, "green_test_url", None)),
+        ("--smoke-url", getattr(args, "smoke_url", None)),
+        ("--grafana-url", getattr(args, "grafana_url", None)),
+    ):
+        if value:
+            try:
+                check_url(value, flag)
+            except ValueError as exc:
+                raise Rejected(str(exc)) from None
+    for spec in (getattr(args, "green_check", None) or []) + (
+        getattr(args, "smoke_check", None) or []
+    ):
+        try:
+            _, path, _ = parse_check(spec)
+        except (ValueError, IndexError):
+            raise Rejected(f"a check must read 'METHOD /path STATUS', got {spec[:60]!r}") from None
+        if not path.startswith("/"):
+            raise Rejected(f"a check's path must start with '/', got {spec[:60]!r}")
+    if getattr(args, "steps", None) is not None and getattr(args, "strategy", "custom") != "custom":
+        raise Rejected("--steps needs --strategy custom")
+    if getattr(args, "report_dir", None):
+        report_dir = Path(args.report_dir)
+        try:
+            report_dir.mkdir(parents=True, exist_ok=True)
+            probe = report_dir / f".deploy-write-test-{os.getpid()}"
+            probe.write_text("", encoding="utf-8")
+            probe.unlink()
+        except OSError as exc:
+            raise Rejected(
+                f"--report-dir {args.report_dir!r} is not writable: {exc.strerror}"
+            ) from None
+    if args.command == "production" and not args.resume:
+        windows = [(f"step at {s.green_weight}%", s.hold_s) for s in _steps(args) if s.hold_s > 0]
+        windows += [("bake", args.bake_minutes * 60)] if args.bake_minutes > 0 else []
+        need = args.min_latency_samples * args.metric_period_s
+        short = [(name, hold) for name, hold in windows if hold < need]
+        if short:
+            name, hold = short[0]
+            raise Rejected(
+                f"the {name} watches {hold:g} s, fewer than --min-latency-samples "
+                f"{args.min_latency_samples} periods of --metric-period-s {args.metric_period_s}: "
+                "it could never judge latency. Lengthen the window or lower those"
+            )
+    if hasattr(args, "lock_ttl_s") and args.command in ("staging", "production", "rollback"):
+        budget = call_budget_s(args)
+        if args.lock_ttl_s < 3 * budget:
+            raise Rejected(
+                f"--lock-ttl-s {args.lock_ttl_s:g} is too short: one AWS call can take {budget:.0f} s "
+                f"(--aws-max-attempts x timeouts + backoff) and the lease must outlast it three times over "
+                f"(at least {3 * budget:.0f} s)"
+            )
 
 
 def _emit(args: argparse.Namespace, redactor: Redactor, payload: dict[str, Any], line: str) -> None:
@@ -320,17 +417,35 @@ def _lock_lost(args: argparse.Namespace, redactor: Redactor, ctx: Any) -> int:
     if ctx.current is None:
         raise  # pylint: disable=misplaced-bare-raise  # main() prints the one-line error
     state = ctx.current
+    key = ctx.lock.key(state.environment, state.service)
+    holder = None
     try:
-        state = ctx.lock.load(ctx.lock.key(state.environment, state.service)) or state
+        state = ctx.lock.load(key) or state
+        holder = ctx.lock.holder(key)
     except Exception as exc:  # pylint: disable=broad-except  # DynamoDB down: report our last view
         log.warning("could not re-read the deploy record: %s", exc)
+    if holder is not None and holder.owner != ctx.owner:
+        why = f"{holder.owner} holds the lock now (`deploy status`)"
+    else:
+        why = (
+            "this run's lease expired (DynamoDB unreachable or the run paused for longer than the "
+            "lease); nobody else acted"
+        )
+    next_step = (
+        f"{why}; this run changed nothing after losing it. The record says {state.phase}: "
+        + (
+            "nothing more to do"
+            if state.terminal
+            else "run `deploy rollback` (or `--resume`) when DynamoDB answers"
+        )
+    )
+    ctx.notify(
+        f":warning: {state.environment} {state.kind} of {state.service} stopped: lost the deploy lock. "
+        + next_step,
+        "warning",
+    )
     return _finish(
-        args,
-        redactor,
-        state,
-        "stopped: lost the deploy lock",
-        EXIT_LOCKED,
-        next_step="another run holds the lock now (`deploy status`); this run changed nothing after losing it",
+        args, redactor, state, "stopped: lost the deploy lock", EXIT_LOCKED, next_step=next_step
     )
 
 
@@ -474,6 +589,8 @@ def cmd_production(args: argparse.Namespace, redactor: Redactor) -> int:
         raise Rejected(
             "--image is required (except with --resume, which deploys the recorded image)"
         )
+    if args.image and args.resume:
+        raise Rejected("--resume deploys the image the record holds: drop --image")
     if args.dry_run:
         lines, plan = _plan(args)
         print(
@@ -490,16 +607,18 @@ def cmd_production(args: argparse.Namespace, redactor: Redactor) -> int:
         return _failed(args, redactor, exc, "production deploy")
     except LockLost:
         return _lock_lost(args, redactor, ctx)
-    results = post_deploy(ctx, target, state, post)
-    ok = all(result.get("ok") for result in results.values())
-    return _finish(
-        args,
-        redactor,
-        state,
-        "succeeded" if ok else "succeeded; post-deploy step failed",
-        EXIT_OK if ok else EXIT_POST_DEPLOY,
-        results,
-    )
+    # The deploy succeeded: a signal from here on is noted, never turned into a failure.
+    with ctx.shielded():
+        results = post_deploy(ctx, target, state, post)
+        ok = all(result.get("ok") for result in results.values())
+        return _finish(
+            args,
+            redactor,
+            state,
+            "succeeded" if ok else "succeeded; post-deploy step failed",
+            EXIT_OK if ok else EXIT_POST_DEPLOY,
+            results,
+        )
 
 
 def cmd_rollback(args: argparse.Namespace, redactor: Redactor) -> int:
@@ -529,10 +648,25 @@ def cmd_rollback(args: argparse.Namespace, redactor: Redactor) -> int:
     return _finish(args, redactor, result.state, "rolled back", EXIT_OK)
 
 
+def cmd_init(args: argparse.Namespace, redactor: Redactor) -> int:
+    """Create the lock table (once per account and region; idempotent)."""
+    lock = _lock(args, _session(args), ensure=False)
+    existed = lock.table_exists()
+    if not existed:
+        lock.ensure_table()
+    _emit(
+        args,
+        redactor,
+        {"outcome": "exists" if existed else "created", "exit_code": 0, "table": args.lock_table},
+        f"deploy: lock table {args.lock_table} {'already exists' if existed else 'created'}",
+    )
+    return EXIT_OK
+
+
 def cmd_status(args: argparse.Namespace, redactor: Redactor) -> int:
     import time
 
-    lock = _lock(args, _session(args), ensure=False)
+    lock = _lock(args, _session(args))
     key = lock.key(args.environment, args.service)
     try:
         state = lock.load(key)
@@ -571,7 +705,9 @@ def cmd_status(args: argparse.Namespace, redactor: Redactor) -> int:
 
 
 def cmd_break_lock(args: argparse.Namespace, redactor: Redactor) -> int:
-    lock = _lock(args, _session(args), ensure=False)
+    import time
+
+    lock = _lock(args, _session(args))
     key = lock.key(args.environment, args.service)
     holder = lock.holder(key)
     if holder is None:
@@ -586,6 +722,12 @@ def cmd_break_lock(args: argparse.Namespace, redactor: Redactor) -> int:
         raise Rejected(
             f"{key} is locked by {holder.owner} with token {holder.token}, not {args.token}: "
             "check `deploy status` again (a newer run may hold it)"
+        )
+    left = holder.expires_at - time.time()
+    if left > 0 and not args.force:
+        raise Rejected(
+            f"{key}'s lease is live for another {left:.0f} s ({holder.owner}): that run may still be "
+            "working. Make sure it is dead (or wait for the lease to expire), then add --force"
         )
     broken = lock.break_lock(key, args.token)
     if not broken:
@@ -620,8 +762,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--lock-ttl-s",
         type=_positive(float),
-        default=300.0,
-        help="lease length; renewed every third of it while the run lives (default 300)",
+        default=600.0,
+        help="lease length; renewed every third of it while the run lives, and at least three times "
+        "the longest AWS call (default 600)",
     )
     p.add_argument("--owner", default=None, help="lock owner label (default: the CI run and job)")
     p.add_argument("--slack-webhook", default=_env("SLACK_WEBHOOK"), help="(SLACK_WEBHOOK)")
@@ -635,10 +778,10 @@ def _common(p: argparse.ArgumentParser) -> None:
         help="how long each rollback step retries AWS errors before giving up (exit 5)",
     )
     p.add_argument(
-        "--aws-timeout-s", type=_positive(float), default=30.0, help="per-call read timeout"
+        "--aws-timeout-s", type=_positive(float), default=10.0, help="per-call read timeout"
     )
     p.add_argument(
-        "--aws-max-attempts", type=_positive(int), default=5, help="per call, with backoff"
+        "--aws-max-attempts", type=_positive(int), default=4, help="per call, with backoff"
     )
     p.add_argument("--json", action="store_true", help="print the outcome as JSON (for CI)")
 
@@ -673,7 +816,12 @@ def _production_flags(p: argparse.ArgumentParser) -> None:
         type=_steps_arg,
         help="custom: rising percentages ending at 100, e.g. 5,25,50,100",
     )
-    p.add_argument("--step-minutes", type=_non_negative, default=1.0)
+    p.add_argument(
+        "--step-minutes",
+        type=_non_negative,
+        default=3.0,
+        help="linear/custom: analysis window per step (enough for --min-latency-samples periods)",
+    )
     p.add_argument("--canary-percent", type=_percent, default=10)
     p.add_argument("--canary-minutes", type=_non_negative, default=5.0)
     p.add_argument("--linear-percent", type=_percent, default=10)
@@ -691,10 +839,15 @@ def _production_flags(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="deploy", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--log-level", default=os.environ.get("NFC_LOG_LEVEL", "INFO"))
+    parser.add_argument(
+        "--log-level",
+        type=str.upper,
+        choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
+        default=(os.environ.get("NFC_LOG_LEVEL") or "INFO").upper(),
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("staging", help="deploy to staging")
@@ -743,29 +896,35 @@ def build_parser() -> argparse.ArgumentParser:
     for name, helptext, func in (
         ("status", "the last recorded deploy and the lock", cmd_status),
         ("break-lock", "remove a dead run's lock (by the token `status` shows)", cmd_break_lock),
+        ("init", "create the DynamoDB lock table (once per account and region)", cmd_init),
     ):
         p = sub.add_parser(name, help=helptext)
         p.add_argument("--service", required=True, choices=SERVICES)
         p.add_argument("--environment", choices=("staging", "production"), default="production")
         p.add_argument("--lock-table", default=_env("DEPLOY_LOCK_TABLE") or "netflix-clone-deploys")
         p.add_argument("--region", default=_env("AWS_REGION") or _env("AWS_DEFAULT_REGION"))
-        p.add_argument("--aws-timeout-s", type=_positive(float), default=30.0)
-        p.add_argument("--aws-max-attempts", type=_positive(int), default=5)
+        p.add_argument("--aws-timeout-s", type=_positive(float), default=10.0)
+        p.add_argument("--aws-max-attempts", type=_positive(int), default=4)
         p.add_argument("--json", action="store_true")
         if name == "break-lock":
             p.add_argument(
                 "--token", required=True, help="the lease token shown by `deploy status`"
+            )
+            p.add_argument(
+                "--force",
+                action="store_true",
+                help="break a lease that has not expired yet (make sure its run is dead first)",
             )
         p.set_defaults(func=func, signals=False)
     return parser
 
 
 class _Signals:
-    """SIGINT/SIGTERM raise Interrupted in the main thread, except while a rollback is shielded."""
+    """SIGINT/SIGTERM raise Interrupted in the main thread - once, and never inside a shielded step
+    (taking or releasing the lock, a rollback, recording a success): those note it and go on."""
 
     def __init__(self) -> None:
         self.context: Any = None
-        self.raised = False
 
     def install(self) -> None:
         signal.signal(signal.SIGINT, self._handle)
@@ -773,15 +932,20 @@ class _Signals:
 
     def _handle(self, signum: int, frame: Optional[FrameType]) -> None:  # noqa: ARG002
         name = signal.Signals(signum).name
-        # Only the first signal interrupts; later ones (CI sends SIGINT, then SIGTERM) and any that
-        # arrive while a rollback runs are noted, so the rollback that follows is never cut short.
-        if self.raised or (self.context is not None and self.context.shield_depth > 0):
-            if self.context is not None:
-                self.context.deferred_signals.append(name)
-            print(f"deploy: {name} received; finishing the rollback first", file=sys.stderr)
-            return
-        self.raised = True
-        raise Interrupted(name)
+        if self.context is None:
+            raise Interrupted(name)  # nothing has been touched yet
+        deferred = len(self.context.deferred_signals)
+        self.context.interrupt(name)  # raises Interrupted unless the step is shielded
+        if len(self.context.deferred_signals) > deferred:
+            print(f"deploy: {name} received; finishing the current step first", file=sys.stderr)
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors are one line (exit 2), with secrets from the environment redacted."""
+
+    def error(self, message: str) -> Any:
+        text = Redactor.from_environment().redact(message)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {text} (see {self.prog} --help)\n")
 
 
 _SIGNALS = _Signals()
@@ -790,6 +954,8 @@ _SIGNALS = _Signals()
 def main(argv: Optional[list[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):  # NFC_LOG_LEVEL
+        parser.error("NFC_LOG_LEVEL / --log-level must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
     configure_logging("deploy", args.log_level)
     # botocore narrates endpoint discovery at INFO, and httpx logs every request URL - which for
     # Slack is the secret webhook itself. A deploy log is for the deploy.
@@ -802,6 +968,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     if args.signals:
         _SIGNALS.install()
     try:
+        _validate(args)
         return int(args.func(args, redactor))
     except DeployError as exc:
         state = getattr(exc, "state", None)

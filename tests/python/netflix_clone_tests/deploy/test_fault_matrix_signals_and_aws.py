@@ -35,6 +35,18 @@ SIGNALS = (
             stdout_has=('"outcome": "rolled back"', "interrupted by SIGTERM"),
         )
         for phase in ("started", *PHASES)
+        if phase != "succeeded"
+    ]
+    + [
+        # Once blue is retired the deploy is done: a SIGTERM while recording that must not undo it.
+        Case(
+            "SIGTERM while recording succeeded",
+            faults=(f"term@dynamodb:UpdateItem~{phase_marker('succeeded')}",),
+            exit_code=0,
+            live="v2",
+            phase="succeeded",
+            stderr_has=("SIGTERM received; finishing the current step first",),
+        )
     ]
     + [
         Case(
@@ -48,10 +60,25 @@ SIGNALS = (
         Case(
             "SIGTERM during the canary analysis, SIGINT during the rollback (ignored until it is done)",
             faults=("term@cloudwatch:GetMetricData#2", "int@elbv2:ModifyListener#2"),
-            stderr_has=("SIGINT received; finishing the rollback first",),
+            stderr_has=("SIGINT received; finishing the current step first",),
         ),
     ]
 )
+
+WIRING = [
+    Case(
+        "two rules for one service, killed between changing them, then rollback",
+        routing="rule",
+        rules=2,
+        faults=("kill@elbv2:ModifyRule/after#1",),
+        exit_code=-9,
+        then=("break-lock", "rollback"),
+    ),
+    Case("two rules for one service: canary succeeds", routing="rule", rules=2, exit_code=0, live="v2",
+         phase="succeeded"),
+    Case("a sidecar first in the task definition: the app container gets the image", sidecar=True,
+         exit_code=0, live="v2", phase="succeeded"),
+]  # fmt: skip
 
 AWS = [
     # Persistent failures before the first change: nothing changes, exit 1, one line, no record.
@@ -130,6 +157,7 @@ AWS = [
             "hang@ecs:DescribeServices#4*1",
             "throttle@cloudwatch:GetMetricData*2",
             "hang@cloudwatch:GetMetricData#2*3",  # a stall past the read timeout, then answers
+            "reset@dynamodb:UpdateItem/after#1",  # the lock was taken, its answer lost: still ours
         )
     ),
     # Post-deploy steps failing after a good deploy: exit 4, never a traceback (issue 14, case 11).
@@ -170,7 +198,7 @@ AWS = [
 ]
 
 
-@pytest.mark.parametrize("case", SIGNALS + AWS, ids=str)
+@pytest.mark.parametrize("case", SIGNALS + AWS + WIRING, ids=str)
 def test_fault(case: Case, aws_endpoint: str, tmp_path: Path) -> None:
     _, runs, problems = play(case, aws_endpoint, tmp_path)
     assert not problems, "\n".join(problems + [r.transcript() for r in runs])

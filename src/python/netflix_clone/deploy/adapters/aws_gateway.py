@@ -125,6 +125,7 @@ class ServiceStatus:
     events: tuple[str, ...] = ()
     running: int = 0
     target_groups: tuple[str, ...] = ()  # target groups the service registers its tasks in
+    lb_containers: tuple[str, ...] = ()  # the containers the load balancer sends traffic to
     launch: tuple[tuple[str, Any], ...] = ()  # how its tasks run: launch type / capacity / network
 
     @property
@@ -326,6 +327,11 @@ class Boto3Gateway:
                 for lb in svc.get("loadBalancers", [])
                 if "targetGroupArn" in lb
             ),
+            lb_containers=tuple(
+                lb["containerName"]
+                for lb in svc.get("loadBalancers", [])
+                if lb.get("containerName")
+            ),
             launch=tuple(launch),
         )
 
@@ -339,8 +345,18 @@ class Boto3Gateway:
         return td
 
     def register_revision(self, base_arn: str, image: str, container: Optional[str]) -> str:
+        """A new revision of ``base_arn`` with ``container``'s image replaced (the only container
+        if there is one; with several, the caller must name it - a sidecar must never get the app).
+        """
         base = self.task_definition(base_arn)
         containers = [dict(c) for c in base["containerDefinitions"]]
+        if container is None and len(containers) > 1:
+            names = ", ".join(c["name"] for c in containers)
+            raise GatewayError(
+                f"task definition {base_arn} has several containers ({names}): name the one that "
+                "runs the image with --container (or give the ECS service a load balancer container)",
+                user_error=True,
+            )
         target = container or containers[0]["name"]
         if not any(c["name"] == target for c in containers):
             raise GatewayError(
@@ -450,16 +466,22 @@ class Boto3Gateway:
             except Exception as exc:
                 raise describe_error(exc, "ELB ModifyListener") from None
             return
-        before = self.route_weights(route)
+        # Each rule's own actions, so a failure halfway puts each back as it was - even rules that
+        # disagreed already (a run killed between two of them), which this write then repairs.
+        try:
+            described = self.elbv2.describe_rules(RuleArns=list(route.rule_arns))["Rules"]
+        except Exception as exc:
+            raise describe_error(exc, f"ELB describe {route.describe()}") from None
+        before = {r["RuleArn"]: r.get("Actions", []) for r in described}
         done: list[str] = []
         for rule in route.rule_arns:
             try:
                 self.elbv2.modify_rule(RuleArn=rule, Actions=[action])
             except Exception as exc:
                 error = describe_error(exc, f"ELB ModifyRule {rule.split('/')[-1]}")
-                for changed in done:  # put the others back so the rules agree again
+                for changed in done:  # put the others back as they were
                     try:
-                        self.elbv2.modify_rule(RuleArn=changed, Actions=[_forward_action(before)])
+                        self.elbv2.modify_rule(RuleArn=changed, Actions=before[changed])
                     except Exception as undo:  # pylint: disable=broad-except  # reported below
                         error = GatewayError(f"{error}; putting back {changed} also failed: {undo}")
                 raise error from None

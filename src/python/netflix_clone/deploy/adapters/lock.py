@@ -108,6 +108,9 @@ class DeployLock:
             )
         except self.client.exceptions.ConditionalCheckFailedException:
             holder = self.holder(key)
+            if holder is not None and holder.token == token:
+                # Our own write, applied once already: its answer was lost and the SDK retried it.
+                return Lease(key, owner, token, ttl_s)
             if holder is None:  # released between our write and our read: try once more
                 return self.acquire(key, owner, ttl_s)
             raise LockHeld(key, holder.owner, holder.expires_at, now) from None
@@ -146,7 +149,8 @@ class DeployLock:
         return True
 
     def break_lock(self, key: str, token: str) -> bool:
-        """Remove the lease with ``token`` (as shown by ``deploy status``); False if it changed."""
+        """Remove the lease with ``token`` (as shown by ``deploy status``); False if another lease
+        holds the lock now. (A retried removal whose first attempt already applied is a success.)"""
         try:
             self._update(
                 "break lock",
@@ -156,6 +160,13 @@ class DeployLock:
                 ExpressionAttributeValues={":token": {"S": token}},
             )
         except self.client.exceptions.ConditionalCheckFailedException:
+            return self.holder(key) is None
+        return True
+
+    def table_exists(self) -> bool:
+        try:
+            self.client.describe_table(TableName=self.table)
+        except self.client.exceptions.ResourceNotFoundException:
             return False
         return True
 
@@ -239,12 +250,15 @@ class LeaseKeeper:
         *,
         monotonic: Callable[[], float] = time.monotonic,
         interval_s: Optional[float] = None,
+        margin_s: Optional[float] = None,
     ) -> None:
         self.lock = lock
         self.lease = lease
         self.monotonic = monotonic
         self.interval_s = interval_s if interval_s is not None else max(0.05, lease.ttl_s / 3)
-        self.margin_s = min(self.interval_s, lease.ttl_s / 3)
+        # A change that passed the fence may still be in flight for up to one AWS call (retries
+        # included): the fence closes that long before the lease could expire.
+        self.margin_s = margin_s if margin_s is not None else min(self.interval_s, lease.ttl_s / 3)
         self.confirmed_at = monotonic()
         self.lost: Optional[LockLost] = None
         self._stop = threading.Event()
@@ -275,7 +289,7 @@ class LeaseKeeper:
         if self.lost is not None:
             raise self.lost
         silent = self.monotonic() - self.confirmed_at
-        if silent >= self.lease.ttl_s - self.margin_s:
+        if silent >= max(0.0, self.lease.ttl_s - self.margin_s):
             self.lost = LockLost(
                 self.lease.key,
                 f"no lease renewal confirmed for {silent:.0f} s (lease {self.lease.ttl_s:.0f} s)",

@@ -11,13 +11,28 @@ from typing import Any, Optional
 
 import httpx
 
-__all__ = ["GrafanaClient", "NotifyError", "SlackNotifier"]
+__all__ = ["GrafanaClient", "NotifyError", "SlackNotifier", "check_url"]
 
 log = logging.getLogger("netflix_clone.deploy.notify")
 
 
 class NotifyError(RuntimeError):
     pass
+
+
+def check_url(url: str, what: str) -> None:
+    """Raise ValueError (never echoing the URL: a webhook's path is its secret) unless ``url`` is an
+    absolute http(s) URL httpx can send to."""
+    try:
+        parsed = httpx.URL(url)
+    except Exception:  # pylint: disable=broad-except  # any parse failure is the same answer
+        raise ValueError(f"{what} is not a valid URL") from None
+    if (
+        parsed.scheme not in ("http", "https")
+        or not parsed.host
+        or any(c in url for c in "\r\n\t ")
+    ):
+        raise ValueError(f"{what} must be an absolute http(s) URL without whitespace")
 
 
 class SlackNotifier:
@@ -59,6 +74,10 @@ class SlackNotifier:
                 last = f"{type(exc).__name__}: {exc}"
                 self.sleep(min(self.max_wait_s, 2.0 ** (attempt - 1)))
                 continue
+            except (
+                Exception
+            ) as exc:  # pylint: disable=broad-except  # InvalidURL &c.: retrying won't help
+                raise NotifyError(f"Slack webhook unusable: {type(exc).__name__}") from None
             if response.status_code < 300:
                 return attempt
             last = f"HTTP {response.status_code}: {response.text[:200]}"

@@ -148,6 +148,8 @@ class DeployState:
     events: list[Event] = field(default_factory=list)
     reason: Optional[str] = None
     rollback_error: Optional[str] = None  # set while a rollback could not complete
+    # The wiring this record was made with: a rollback or resume given other wiring is refused.
+    route: Optional[dict[str, Any]] = None  # listener_arn, rule_arns, blue/green target groups
     started_at: float = 0.0
     finished_at: Optional[float] = None
 

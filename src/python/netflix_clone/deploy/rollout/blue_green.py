@@ -36,7 +36,7 @@ from netflix_clone.deploy.domain.state import DeployState, Phase, Revision, othe
 from netflix_clone.deploy.domain.strategies import Step
 from netflix_clone.deploy.errors import DeployFailed, Interrupted, LockLost, Rejected
 from netflix_clone.deploy.rollout.context import RolloutContext
-from netflix_clone.deploy.rollout.rollback import ProductionTarget, restore
+from netflix_clone.deploy.rollout.rollback import ProductionTarget, check_wiring, restore, route_of
 
 __all__ = ["ProductionSettings", "live_color_of", "production"]
 
@@ -66,31 +66,6 @@ def live_color_of(target: ProductionTarget, weights: dict[str, int]) -> Optional
     return None
 
 
-def _check_wiring(ctx: RolloutContext, target: ProductionTarget) -> dict[str, int]:
-    """Refuse (nothing changed) unless the route and both ECS services belong to this service."""
-    weights = ctx.gateway.route_weights(target.route)
-    foreign = [tg for tg in weights if target.color_of(tg) is None]
-    if foreign:
-        raise Rejected(
-            f"{target.route.describe()} forwards to target groups that are not {target.service}'s "
-            f"blue/green pair: {', '.join(foreign)}. Each service needs its own listener or rule "
-            "(LB_LISTENER_ARN / LB_RULE_ARN) and target groups."
-        )
-    for color in ("blue", "green"):
-        name = target.ecs_service(color)
-        status = ctx.gateway.service_status(target.cluster, name)
-        if not status.exists:
-            raise Rejected(f"ECS service {name} does not exist in cluster {target.cluster}")
-        if target.target_group(color) not in status.target_groups:
-            attached = ", ".join(status.target_groups) or "no target group"
-            raise Rejected(
-                f"ECS service {name} registers its tasks in {attached}, not in "
-                f"{target.target_group(color)}: check {target.service}'s "
-                f"{color.upper()}_TARGET_GROUP_ARN"
-            )
-    return weights
-
-
 def _new_state(
     ctx: RolloutContext,
     target: ProductionTarget,
@@ -98,7 +73,7 @@ def _new_state(
     settings: ProductionSettings,
     last: Optional[DeployState],
 ) -> DeployState:
-    weights = _check_wiring(ctx, target)
+    weights = check_wiring(ctx, target, last)
     live = live_color_of(target, weights)
     if live is None:
         raise Rejected(
@@ -135,8 +110,13 @@ def _new_state(
         strategy=[s.as_dict() for s in settings.steps],
         started_at=ctx.clock.now(),
     )
+    # The image goes into the container the load balancer sends traffic to (never a sidecar).
+    container = target.container or (
+        live_status.lb_containers[0] if len(set(live_status.lb_containers)) == 1 else None
+    )
+    state.route = route_of(target)
     state.new_task_definition = ctx.aws.register_revision(
-        live_status.task_definition, pinned, target.container
+        live_status.task_definition, pinned, container
     )
     return state
 
@@ -179,6 +159,8 @@ def production(
             ):
                 raise
             reason = _reason(exc)
+            if state is not None and state.phase == Phase.SUCCEEDED:
+                return state  # it succeeded; what failed after the record changes nothing
             if state is None:  # nothing was changed
                 if isinstance(exc, GatewayError) and exc.user_error:  # pylint: disable=no-member
                     raise Rejected(str(exc)) from None
@@ -213,7 +195,14 @@ def _begin(
                 f"nothing to resume for production/{target.service} "
                 f"(last: {last.phase if last else 'none'})"
             )
-        # (A rollback that was cut off is finished by production(), never turned back into a deploy.)
+        if last.kind == "rollback":
+            raise Rejected(
+                f"the interrupted operation is a rollback ({last.deploy_id}, {last.phase}): "
+                "run `deploy rollback` to finish it"
+            )
+        check_wiring(ctx, target, last)
+        # (A deploy whose rollback was cut off is finished by production(): never turned back into
+        # a deploy.)
         ctx.note(
             lease, last, f"resumed by {ctx.owner} at phase {last.phase}, step {last.step_index}"
         )
@@ -325,14 +314,17 @@ def _phases(
     if state.phase == Phase.RETIRING_BLUE:
         ctx.aws.update_service(target.cluster, target.ecs_service(state.live_color), None, 0)
         state.finished_at = ctx.clock.now()
-        ctx.record(
-            lease, state, Phase.SUCCEEDED, f"{green.color} is live on {green.task_definition}"
-        )
-        ctx.notify(
-            f":white_check_mark: production deploy of {target.service} succeeded",
-            "good",
-            {"image": state.image},
-        )
+        # Recording the success is not interrupted: a signal now is noted and the run ends
+        # succeeded (restoring blue over a finished, healthy deploy would be the outage risk).
+        with ctx.shielded():
+            ctx.record(
+                lease, state, Phase.SUCCEEDED, f"{green.color} is live on {green.task_definition}"
+            )
+            ctx.notify(
+                f":white_check_mark: production deploy of {target.service} succeeded",
+                "good",
+                {"image": state.image},
+            )
 
 
 def _pre_shift_baseline(

@@ -23,9 +23,9 @@ from typing import Any, Optional, Protocol, TypeVar
 
 from netflix_clone.deploy.adapters.aws_gateway import CloudGateway, GatewayError, ServiceStatus
 from netflix_clone.deploy.adapters.lock import DeployLock, Lease, LeaseKeeper
-from netflix_clone.deploy.adapters.notify import NotifyError, SlackNotifier
+from netflix_clone.deploy.adapters.notify import SlackNotifier
 from netflix_clone.deploy.domain.state import DeployState, Phase, Revision
-from netflix_clone.deploy.errors import DeployFailed
+from netflix_clone.deploy.errors import DeployFailed, Interrupted
 
 __all__ = ["Clock", "Fenced", "RealClock", "RolloutContext", "Waits"]
 
@@ -94,25 +94,41 @@ class RolloutContext:
     keeper: Optional[LeaseKeeper] = None
     shield_depth: int = 0
     deferred_signals: list[str] = field(default_factory=list)
+    interrupted: bool = False  # a signal already interrupted this run (later ones are only noted)
     current: Optional[DeployState] = None  # the record this run last wrote (for its report)
+    call_budget_s: float = (
+        60.0  # the longest one AWS call can take, retries included (fence margin)
+    )
 
     # The lock ----------------------------------------------------------------------------------
     @contextlib.contextmanager
     def holding(self, key: str) -> Iterator[Lease]:
-        """Hold the deploy lock for ``key``, renewed in the background, released on the way out."""
-        lease = self.lock.acquire(key, self.owner, self.lock_ttl_s)
-        self.keeper = LeaseKeeper(self.lock, lease).start()
+        """Hold the deploy lock for ``key``, renewed in the background, released on the way out.
+
+        Taking and releasing the lease are shielded from SIGINT/SIGTERM (a signal landing after
+        DynamoDB applied the write must not leave a dead run's lease behind); a signal that arrived
+        while the lease was being taken interrupts the run right after, inside the lock.
+        """
+        lease: Optional[Lease] = None
         try:
+            with self.shielded():
+                lease = self.lock.acquire(key, self.owner, self.lock_ttl_s)
+                self.keeper = LeaseKeeper(self.lock, lease, margin_s=self.call_budget_s).start()
+            self.deliver_deferred()
             yield lease
         finally:
-            self.keeper.stop()
-            lost = self.keeper.lost is not None
-            self.keeper = None
-            if not lost:
-                try:
-                    self.lock.release(lease)
-                except Exception as exc:  # pylint: disable=broad-except  # the lease expires anyway
-                    log.warning("could not release the deploy lock %s: %s", key, exc)
+            if lease is not None and self.keeper is not None:
+                with self.shielded():
+                    self.keeper.stop()
+                    lost = self.keeper.lost is not None
+                    self.keeper = None
+                    if not lost:
+                        try:
+                            self.lock.release(lease)
+                        except (
+                            Exception
+                        ) as exc:  # pylint: disable=broad-except  # it expires anyway
+                            log.warning("could not release the deploy lock %s: %s", key, exc)
 
     def fence(self) -> None:
         if self.keeper is not None:
@@ -152,7 +168,9 @@ class RolloutContext:
         try:
             self.notifier.send(text, color, fields)
             self.notifications.append(text)
-        except NotifyError as exc:  # a lost notification must not change the deploy's outcome
+        except (
+            Exception
+        ) as exc:  # pylint: disable=broad-except  # a lost notification never changes an outcome
             log.error("slack notification failed: %s", exc)
             self.notifications.append(f"FAILED TO SEND: {text} ({exc})")
 
@@ -164,6 +182,20 @@ class RolloutContext:
             yield
         finally:
             self.shield_depth -= 1
+
+    def interrupt(self, signal_name: str) -> None:
+        """The signal handler's decision: interrupt now, or note the signal for later."""
+        if self.shield_depth > 0 or self.interrupted:
+            self.deferred_signals.append(signal_name)
+            return
+        self.interrupted = True
+        raise Interrupted(signal_name)
+
+    def deliver_deferred(self) -> None:
+        """A signal noted during a shielded step that was not a rollback interrupts the run now."""
+        if self.deferred_signals and not self.interrupted and self.shield_depth == 0:
+            self.interrupted = True
+            raise Interrupted(self.deferred_signals[0])
 
     # Retries for recovery steps ----------------------------------------------------------------
     def persist(self, what: str, step: Callable[[], T], deadline: float) -> T:

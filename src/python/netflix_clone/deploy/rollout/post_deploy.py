@@ -110,9 +110,15 @@ def _warm_cache(ctx: RolloutContext, target: ProductionTarget, post: PostDeploy)
         )
         return {"ok": True, "skipped": True, "detail": message}
     assert status.task_definition  # nosec B101 - checked above
-    container = ctx.gateway.task_definition(status.task_definition)["containerDefinitions"][0][
-        "name"
+    # The command runs in the app's container: the one the load balancer serves, else the only one.
+    names = [
+        c["name"]
+        for c in ctx.gateway.task_definition(status.task_definition)["containerDefinitions"]
     ]
+    lb = [n for n in status.lb_containers if n in names]
+    if not lb and len(names) > 1:
+        return {"ok": False, "detail": f"cannot tell which of {', '.join(names)} runs the app"}
+    container = lb[0] if lb else names[0]
     # The one-off task starts the way the service's own tasks do (Fargate/awsvpc needs the
     # launch type and the subnets/security groups; EC2 capacity providers need the strategy).
     task = ctx.gateway.run_task(

@@ -24,7 +24,6 @@ from typing import Optional
 from netflix_clone.deploy.adapters.aws_gateway import GatewayError, Route
 from netflix_clone.deploy.adapters.lock import Lease
 from netflix_clone.deploy.domain.state import (
-    LEGAL,
     DeployState,
     Phase,
     Revision,
@@ -87,24 +86,79 @@ def restore(
 def _best_effort_record(
     ctx: RolloutContext, lease: Lease, state: DeployState, phase: Optional[Phase], message: str
 ) -> Optional[str]:
-    """Record, but never let a failed write stop a rollback (traffic first; the record can follow)."""
+    """Record, but never let a failed write stop a rollback (traffic first; the record can follow).
+
+    A failed write leaves the local state at the phase last *saved*, so the report this run writes
+    says what the record says; an earlier failed ``rolling_back`` is recorded before ``rolled_back``.
+    """
     try:
         if phase is None:
             ctx.note(lease, state, message)
         else:
+            if phase == Phase.ROLLED_BACK and state.phase != Phase.ROLLING_BACK:
+                ctx.record(lease, state, Phase.ROLLING_BACK, state.reason or message)
             ctx.record(lease, state, phase, message)
     except LockLost:
         raise
     except Exception as exc:  # pylint: disable=broad-except  # DynamoDB down: keep restoring
-        if phase is not None and phase not in LEGAL[state.phase]:
-            raise
-        if phase is not None:
-            state.transition(ctx.clock.now(), phase, message)
         ctx.progress(
             f"  could not save the deploy record ({type(exc).__name__}: {exc}); continuing"
         )
         return f"{type(exc).__name__}: {exc}"
     return None
+
+
+def route_of(target: ProductionTarget) -> dict[str, object]:
+    return {
+        "listener_arn": target.listener_arn,
+        "rule_arns": list(target.rule_arns),
+        "blue_target_group": target.blue_target_group,
+        "green_target_group": target.green_target_group,
+    }
+
+
+def check_wiring(
+    ctx: RolloutContext, target: ProductionTarget, state: Optional[DeployState] = None
+) -> dict[str, int]:
+    """Refuse (nothing changed) unless the route and both ECS services belong to this service - and,
+    given a record, unless it is the wiring that record was made with."""
+    if state is not None and state.route is not None and state.route != route_of(target):
+        given = route_of(target)
+        differ = ", ".join(
+            f"{k} {state.route.get(k)} (given {given[k]})"
+            for k in sorted(given)
+            if state.route.get(k) != given[k]
+        )
+        raise Rejected(
+            f"{state.kind} {state.deploy_id} was recorded with other wiring: {differ}. "
+            "Use the record's settings (`deploy status --json` shows them)"
+        )
+    try:
+        weights = ctx.gateway.route_weights(target.route)
+    except GatewayError as exc:
+        if "disagree" not in str(exc):
+            raise
+        weights = {}  # rules left disagreeing by a killed run: the restore rewrites them
+    foreign = [tg for tg in weights if target.color_of(tg) is None]
+    if foreign:
+        raise Rejected(
+            f"{target.route.describe()} forwards to target groups that are not {target.service}'s "
+            f"blue/green pair: {', '.join(foreign)}. Each service needs its own listener or rule "
+            "(LB_LISTENER_ARN / LB_RULE_ARN) and target groups."
+        )
+    for color in ("blue", "green"):
+        name = target.ecs_service(color)
+        status = ctx.gateway.service_status(target.cluster, name)
+        if not status.exists:
+            raise Rejected(f"ECS service {name} does not exist in cluster {target.cluster}")
+        if target.target_group(color) not in status.target_groups:
+            attached = ", ".join(status.target_groups) or "no target group"
+            raise Rejected(
+                f"ECS service {name} registers its tasks in {attached}, not in "
+                f"{target.target_group(color)}: check {target.service}'s "
+                f"{color.upper()}_TARGET_GROUP_ARN"
+            )
+    return weights
 
 
 def _restore(
@@ -245,7 +299,10 @@ def restore_staging(
 
 
 def _in_sync(ctx: RolloutContext, target: ProductionTarget, good: Revision) -> tuple[bool, str]:
-    weights = ctx.gateway.route_weights(target.route)
+    try:
+        weights = ctx.gateway.route_weights(target.route)
+    except GatewayError as exc:
+        return False, str(exc)
     live = {target.color_of(tg): w for tg, w in weights.items() if w > 0}
     if live != {good.color: 100}:
         return False, f"traffic is {weights}, the record says {good.color} takes 100%"
@@ -264,6 +321,7 @@ def rollback(
     key = DeployLock.key("production", target.service)
     with ctx.holding(key) as lease:
         last = ctx.lock.load(key)
+        check_wiring(ctx, target, last)
         if last is None:
             raise Rejected(
                 f"nothing to roll back: no deploy of {target.service} is recorded in production "
@@ -296,14 +354,17 @@ def rollback(
                 new_task_definition=back_to.task_definition,
                 desired_count=back_to.desired,
                 started_at=ctx.clock.now(),
+                route=route_of(target),
             )
-            ctx.record(
-                lease,
-                state,
-                Phase.STARTED,
-                f"{reason}: {last.target_color} ({last.new_task_definition}) -> {back_to.describe()}",
-            )
-            restore(ctx, lease, target, state, reason)
+            # From its first record on, a rollback is finished, never cut in half by a signal.
+            with ctx.shielded():
+                ctx.record(
+                    lease,
+                    state,
+                    Phase.STARTED,
+                    f"{reason}: {last.target_color} ({last.new_task_definition}) -> {back_to.describe()}",
+                )
+                restore(ctx, lease, target, state, reason)
             return RollbackResult(
                 state, True, f"{back_to.color} is live again on {back_to.task_definition}"
             )
@@ -329,9 +390,11 @@ def rollback(
             new_task_definition=good.task_definition,
             desired_count=good.desired,
             started_at=ctx.clock.now(),
+            route=route_of(target),
         )
-        ctx.record(
-            lease, state, Phase.STARTED, f"{reason}: service drifted from the record: {detail}"
-        )
-        restore(ctx, lease, target, state, f"{reason} (repair: {detail})")
+        with ctx.shielded():
+            ctx.record(
+                lease, state, Phase.STARTED, f"{reason}: service drifted from the record: {detail}"
+            )
+            restore(ctx, lease, target, state, f"{reason} (repair: {detail})")
         return RollbackResult(state, True, f"repaired: {good.describe()} serves all traffic")

@@ -65,7 +65,7 @@ def _scenario(rig: Rehearsal, args: argparse.Namespace) -> Expectation:
         if name == "killed-then-rollback":
             rig.rollback()
             return Expectation("v1", "rolled_back")
-        rig.deploy("v2", "--resume")
+        rig.resume()
         return Expectation("v2", "succeeded")
     faults = tuple(Fault.parse(f) for f in args.fault or ())
     first = rig.deploy(args.tag, *args.extra, faults=faults)
@@ -78,7 +78,7 @@ def _scenario(rig: Rehearsal, args: argparse.Namespace) -> Expectation:
             outcome_tag, phase = "v1", "rolled_back"
         elif step == "resume":
             rig.break_dead_lock()
-            result = rig.deploy(args.tag, "--resume")
+            result = rig.resume()
             if result.exit_code == 0:
                 outcome_tag, phase = args.tag, "succeeded"
         else:

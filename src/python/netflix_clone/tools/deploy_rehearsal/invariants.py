@@ -62,10 +62,13 @@ def snapshot(rig: "Rehearsal") -> dict[str, Any]:
     """The service as AWS sees it: weights, tasks per colour, the record and the lock."""
     clients = _clients(rig)
     svc = rig.svc
+    disagree = None
     if svc.rule_arn:
-        weights = _forward(
-            clients["elbv2"].describe_rules(RuleArns=[svc.rule_arn])["Rules"][0]["Actions"]
-        )
+        rules = clients["elbv2"].describe_rules(RuleArns=svc.rule_arns)["Rules"]
+        splits = [_forward(r["Actions"]) for r in rules]
+        weights = splits[0]
+        if any(split != splits[0] for split in splits[1:]):
+            disagree = splits
     else:
         weights = _forward(
             clients["elbv2"].describe_listeners(ListenerArns=[svc.listener_arn])["Listeners"][0][
@@ -79,9 +82,13 @@ def snapshot(rig: "Rehearsal") -> dict[str, Any]:
             cluster=rig.world.cluster, services=[f"{svc.service}-{color}"]
         )
         moto_desired = int(described["services"][0]["desiredCount"])
-        image = clients["ecs"].describe_task_definition(taskDefinition=td)["taskDefinition"][
+        containers = clients["ecs"].describe_task_definition(taskDefinition=td)["taskDefinition"][
             "containerDefinitions"
-        ][0]["image"]
+        ]
+        # The app's container (named after the service), not whatever container comes first.
+        image = next(
+            (c["image"] for c in containers if c["name"] == svc.service), containers[0]["image"]
+        )
         tag = next(
             (t for t, d in svc.digests.items() if image.endswith(f"@{d}") or image == svc.image(t)),
             "?",
@@ -123,6 +130,7 @@ def snapshot(rig: "Rehearsal") -> dict[str, Any]:
         "state": state,
         "lock": lock,
         "dropped_requests": round(rig.standin.traffic.dropped(svc.service)),
+        "rules_disagree": disagree,
         "default_action": default,
     }
 
@@ -153,6 +161,10 @@ def check(rig: "Rehearsal", expect: Expectation) -> list[Violation]:
         other = snap["colours"]["green" if color == "blue" else "blue"]
         if other["desired"] != 0:
             out.append(Violation("other colour retired", f"still wants {other['desired']} task(s)"))
+    if snap["rules_disagree"]:
+        out.append(
+            Violation("rules agree", f"the service's rules differ: {snap['rules_disagree']}")
+        )
     if snap["dropped_requests"]:
         out.append(
             Violation("zero downtime", f"{snap['dropped_requests']} requests had no healthy task")

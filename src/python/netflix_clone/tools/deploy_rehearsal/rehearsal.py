@@ -32,8 +32,8 @@ __all__ = ["FAST_FLAGS", "Rehearsal", "RunResult", "rehearsal"]
 # Compressed timings: every wait of a real deploy, in seconds instead of minutes.
 FAST_FLAGS = (
     "--poll-s", "0.05", "--rollout-timeout-s", "6", "--recovery-timeout-s", "4",
-    "--canary-minutes", "0.014", "--step-minutes", "0.01", "--bake-minutes", "0.01",
-    "--baseline-minutes", "1", "--metric-period-s", "1", "--lock-ttl-s", "3",
+    "--canary-minutes", "0.02", "--step-minutes", "0.02", "--bake-minutes", "0.02",
+    "--baseline-minutes", "1", "--metric-period-s", "1", "--lock-ttl-s", "40",
     "--aws-timeout-s", "1", "--aws-max-attempts", "3",
 )  # fmt: skip
 
@@ -129,13 +129,18 @@ class Rehearsal:
         routing: str = "listener",
         timing: Optional[Timing] = None,
         python: Optional[str] = None,
+        services: tuple[str, ...] = (),
+        rules: int = 1,
+        sidecar: bool = False,
     ) -> None:
         self.deploy_pex = deploy_pex
         self.python = python or sys.executable
         self.service = service
         self.workdir = workdir
         self.recorder = recorder
-        self.world: World = build_world(moto_url, (service,), routing=routing)
+        self.world: World = build_world(
+            moto_url, services or (service,), routing=routing, rules=rules, sidecar=sidecar
+        )
         self.standin = StandIn(moto_url, self.world, timing).start()
         self.svc = self.world.services[service]
         self.slack_webhook = f"{http_url}{secret_path}"
@@ -238,6 +243,9 @@ class Rehearsal:
     def deploy(self, tag: str, *extra: str, faults: tuple[Fault, ...] = ()) -> RunResult:
         return self.run("production", "--image", self.svc.image(tag), *extra, faults=faults)
 
+    def resume(self, *extra: str, faults: tuple[Fault, ...] = ()) -> RunResult:
+        return self.run("production", "--resume", *extra, faults=faults)
+
     def rollback(self, *extra: str, faults: tuple[Fault, ...] = ()) -> RunResult:
         return self.run("rollback", *extra, faults=faults)
 
@@ -271,7 +279,7 @@ class Rehearsal:
             token = self.lock_token()
         if not token:
             return None
-        return self.run("break-lock", "--token", token)
+        return self.run("break-lock", "--token", token, "--force")
 
     def signal_client(self, signum: int) -> None:
         if self.standin.client_pid:
@@ -302,6 +310,9 @@ def rehearsal(
     moto_url: Optional[str] = None,
     timing: Optional[Timing] = None,
     python: Optional[str] = None,
+    services: tuple[str, ...] = (),
+    rules: int = 1,
+    sidecar: bool = False,
 ) -> Iterator[Rehearsal]:
     """A rehearsal with its own moto server (or a shared one at ``moto_url``)."""
     server = None
@@ -321,6 +332,7 @@ def rehearsal(
             rig = Rehearsal(
                 deploy_pex, moto_url, http_url, recorder, secret_path, workdir,
                 service=service, routing=routing, timing=timing, python=python,
+                services=services, rules=rules, sidecar=sidecar,
             )  # fmt: skip
             try:
                 yield rig

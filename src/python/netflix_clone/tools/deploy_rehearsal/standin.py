@@ -141,8 +141,12 @@ class EcsModel:
                 self.services[(world.cluster, name)] = _Service(name, world.cluster, [dep])
 
     def _image_profile(self, td: str) -> Profile:
+        """The behaviour of the revision's app container (the one running one of the world's images)."""
         described = self.moto_ecs.describe_task_definition(taskDefinition=td)["taskDefinition"]
-        return self.world.profile_of_image(described["containerDefinitions"][0]["image"])
+        for container in described["containerDefinitions"]:
+            if any(container["image"].startswith(s.registry) for s in self.world.services.values()):
+                return self.world.profile_of_image(container["image"])
+        return Profile()
 
     def find(self, cluster: str, service: str) -> Optional[_Service]:
         return self.services.get((cluster.split("/")[-1], service.split("/")[-1]))
@@ -326,7 +330,8 @@ class TrafficModel:
         fresh = {}
         for svc in self.world.services.values():
             if svc.rule_arn:
-                actions = self.moto_elb.describe_rules(RuleArns=[svc.rule_arn])["Rules"][0][
+                # Several rules share the service's traffic: the model follows the first one's split.
+                actions = self.moto_elb.describe_rules(RuleArns=svc.rule_arns[:1])["Rules"][0][
                     "Actions"
                 ]
             else:

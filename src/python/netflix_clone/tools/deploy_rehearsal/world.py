@@ -49,12 +49,16 @@ class ServiceWorld:
     blue_tg: str
     green_tg: str
     listener_arn: str
-    rule_arn: str  # "" when the service has its own listener
+    rule_arn: str  # "" when the service has its own listener; several are comma-separated
     initial_task_definition: str
     desired: int
 
     def image(self, tag: str) -> str:
         return f"{self.registry}:{tag}"
+
+    @property
+    def rule_arns(self) -> list[str]:
+        return [r for r in self.rule_arn.split(",") if r]
 
     def color_of(self, target_group: str) -> str:
         return (
@@ -115,6 +119,8 @@ def build_world(
     routing: str = "listener",
     desired: int = 2,
     region: str = "us-east-1",
+    rules: int = 1,
+    sidecar: bool = False,
 ) -> World:
     """Create everything in the moto server at ``endpoint`` under unique names."""
     import boto3  # pylint: disable=import-outside-toplevel
@@ -164,6 +170,13 @@ def build_world(
     world = World(
         region, cluster, f"deploys-{suffix}", distribution, subnets, sg, lb, other, routing
     )
+    # The lock table exists before any deploy, as `deploy init` leaves it.
+    boto3.client("dynamodb", **kw).create_table(  # type: ignore[call-overload]
+        TableName=world.lock_table,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
     network = {
         "awsvpcConfiguration": {
             "subnets": subnets,
@@ -205,21 +218,31 @@ def build_world(
         rule = ""
         if routing == "rule":
             listener = shared_listener
-            rule = elb.create_rule(
-                ListenerArn=listener,
-                Priority=10 + index,
-                Conditions=[{"Field": "host-header", "Values": [f"{service}.example.internal"]}],
-                Actions=[forward],
-            )["Rules"][0]["RuleArn"]
+            rule = ",".join(
+                elb.create_rule(
+                    ListenerArn=listener,
+                    Priority=10 + 10 * index + n,
+                    Conditions=[
+                        {"Field": "host-header", "Values": [f"{service}-{n}.example.internal"]}
+                    ],
+                    Actions=[forward],
+                )["Rules"][0]["RuleArn"]
+                for n in range(rules)
+            )
         else:
             listener = elb.create_listener(
                 LoadBalancerArn=lb, Protocol="HTTP", Port=8081 + index, DefaultActions=[forward]
             )["Listeners"][0]["ListenerArn"]
+        app = {"name": service, "image": f"{registry}:v1", "memory": 512, "essential": True}
+        proxy = {
+            "name": "envoy",
+            "image": "envoyproxy/envoy:v1.30",
+            "memory": 128,
+            "essential": True,
+        }
         td = ecs.register_task_definition(
             family=f"{service}-{suffix}",
-            containerDefinitions=[
-                {"name": service, "image": f"{registry}:v1", "memory": 512, "essential": True}
-            ],
+            containerDefinitions=[proxy, app] if sidecar else [app],
             requiresCompatibilities=["FARGATE"],
             networkMode="awsvpc",
             cpu="256",
