@@ -899,7 +899,8 @@ def build_parser() -> argparse.ArgumentParser:
         ("init", "create the DynamoDB lock table (once per account and region)", cmd_init),
     ):
         p = sub.add_parser(name, help=helptext)
-        p.add_argument("--service", required=True, choices=SERVICES)
+        # The table is shared by every service, so `init` needs none.
+        p.add_argument("--service", required=name != "init", choices=SERVICES)
         p.add_argument("--environment", choices=("staging", "production"), default="production")
         p.add_argument("--lock-table", default=_env("DEPLOY_LOCK_TABLE") or "netflix-clone-deploys")
         p.add_argument("--region", default=_env("AWS_REGION") or _env("AWS_DEFAULT_REGION"))

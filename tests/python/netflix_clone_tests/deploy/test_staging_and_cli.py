@@ -182,3 +182,23 @@ def test_cli_lock_held_exit_code(
     code = main([*_prod_args(world, tmp_path), "--json"])
     assert code == 3
     assert "held by github-run-7" in json.loads(capsys.readouterr().out)["reason"]
+
+
+def test_cli_init_creates_the_table_once_and_a_deploy_never_does(
+    aws_endpoint: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A typo in --lock-table must not create a second table (two runs would then both hold "the"
+    lock); `deploy init` is the only way a table comes to exist, and it needs no --service."""
+    world = build_world(aws_endpoint)
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+    typo = f"{world.table}-typo"
+    args = [a if a != world.table else typo for a in _prod_args(world, tmp_path)]
+    assert main([*args, "--json"]) == 2
+    rejected = json.loads(capsys.readouterr().out)
+    assert "deploy init" in rejected["reason"]
+    assert typo not in dynamodb.list_tables()["TableNames"]
+    assert main(["init", "--lock-table", typo, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["outcome"] == "created"
+    assert typo in dynamodb.list_tables()["TableNames"]
+    assert main(["init", "--lock-table", typo, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["outcome"] == "exists"
