@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from netflix_clone.platform.logging import configure_logging
+from netflix_clone.platform.redaction import Redactor, redact_url
 
 __all__ = ["main"]
 
@@ -134,11 +135,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_inspect(args: argparse.Namespace) -> int:
     from netflix_clone.recommendation_service.adapters.artifacts import load_model
 
-    loaded = load_model(Path(args.model_dir), args.version)
+    store = _store(args)
+    version = args.version or store.current_version()
+    directory = store.materialize(version)
+    loaded = load_model(directory.parent, version)
     meta = {
         "version": loaded.model.version,
         **loaded.model.metadata,
         "ann_loaded": sorted(loaded.ann),
+        "model_uri": redact_url(_model_uri(args)),
     }
     human = "\n".join(f"{k}: {json.dumps(v, default=str)}" for k, v in sorted(meta.items()))
     _emit(args, meta, human)
@@ -152,20 +157,35 @@ def _redis_cache(url: str, ttl: int, prefix: str) -> Any:
     return TopNCache(connect_redis(url), prefix=prefix, ttl_s=ttl)
 
 
+def _model_uri(args: argparse.Namespace) -> str:
+    """--model-uri (RECO_MODEL_URI: s3://bucket/prefix or a path) wins over --model-dir."""
+    return str(getattr(args, "model_uri", None) or args.model_dir)
+
+
+def _store(args: argparse.Namespace) -> Any:
+    from netflix_clone.recommendation_service.adapters.registry import open_store
+
+    cache_dir = getattr(args, "model_cache_dir", None)
+    return open_store(_model_uri(args), cache_dir=Path(cache_dir) if cache_dir else None)
+
+
 def cmd_warm_cache(args: argparse.Namespace) -> int:
     from netflix_clone.recommendation_service.serving import ModelHolder
     from netflix_clone.recommendation_service.warmup import warm_cache
 
-    holder = ModelHolder(Path(args.model_dir))
+    holder = ModelHolder(_store(args))
     if not holder.reload_if_changed():
-        raise SystemExit(f"warm-cache: no usable model in {args.model_dir}: {holder.last_error}")
+        raise SystemExit(
+            f"recommendation-service warm-cache: error: no usable model in "
+            f"{redact_url(_model_uri(args))}: {holder.last_error}"
+        )
     cache = _redis_cache(args.redis_url, args.cache_ttl, args.cache_prefix)
     report = warm_cache(
         holder.current, cache, top_users=args.top_users, n=args.n, progress=_progress("warm-up")
     )
     _emit(
         args,
-        report.as_dict(),
+        {**report.as_dict(), "model_uri": redact_url(_model_uri(args))},
         f"cached top-{report.n} for {report.users} users of model "
         f"{report.model_version} in {report.seconds:.1f}s",
     )
@@ -173,27 +193,24 @@ def cmd_warm_cache(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
+    from netflix_clone.recommendation_service.server import ServeConfig, run
 
-    from netflix_clone.recommendation_service.http_api import create_app
-    from netflix_clone.recommendation_service.serving import ModelHolder
-
-    cache = (
-        _redis_cache(args.redis_url, args.cache_ttl, args.cache_prefix) if args.redis_url else None
-    )
-    holder = ModelHolder(Path(args.model_dir), cold_start=args.cold_start, cache=cache)
-    holder.reload_if_changed()
-    holder.watch(args.reload_interval)
-    try:
-        uvicorn.run(
-            create_app(holder),
+    run(
+        ServeConfig(
+            model_uri=_model_uri(args),
             host=args.host,
             port=args.port,
-            log_level="warning",
-            access_log=False,
+            workers=args.workers,
+            redis_url=args.redis_url,
+            redis_timeout_s=args.redis_timeout,
+            cache_ttl=args.cache_ttl,
+            cache_prefix=args.cache_prefix,
+            cold_start=args.cold_start,
+            reload_interval=args.reload_interval,
+            max_body_bytes=args.max_body_bytes,
+            model_cache_dir=args.model_cache_dir,
         )
-    finally:
-        holder.close()
+    )
     return 0
 
 
@@ -282,7 +299,24 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_model_location(p: argparse.ArgumentParser) -> None:
+    env = os.environ.get
+    p.add_argument("--model-dir", default=env("RECO_MODEL_DIR", "var/models"))
+    p.add_argument(
+        "--model-uri",
+        default=env("RECO_MODEL_URI"),
+        help="model registry: s3://bucket/prefix or a local model root (wins over --model-dir)",
+    )
+    p.add_argument(
+        "--model-cache-dir",
+        default=env("RECO_MODEL_CACHE_DIR"),
+        help="where versions read from S3 are kept (default: a directory under the temp dir)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from netflix_clone.recommendation_service.server import default_workers
+
     parser = argparse.ArgumentParser(prog="recommendation-service", description=__doc__)
     parser.add_argument("--log-level", default=os.environ.get("RECO_LOG_LEVEL", "WARNING"))
     sub = parser.add_subparsers(dest="command", required=True)
@@ -317,18 +351,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_evaluate)
 
     p = add("serve", "serve the CURRENT model over HTTP, hot-reloading new versions")
-    p.add_argument("--model-dir", default=env("RECO_MODEL_DIR", "var/models"))
+    _add_model_location(p)
     p.add_argument("--host", default=env("RECO_HOST", "127.0.0.1"))
     p.add_argument("--port", type=int, default=int(env("RECO_PORT", "8000")))
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=int(env("RECO_WORKERS", "0")) or default_workers(),
+        help="worker processes sharing the port and the memory-mapped model (default: the CPUs)",
+    )
     p.add_argument("--redis-url", default=env("RECO_REDIS_URL"), help="enables the top-N cache")
+    p.add_argument(
+        "--redis-timeout",
+        type=float,
+        default=float(env("RECO_REDIS_TIMEOUT_S", "0.25")),
+        help="seconds a cache call may take before the list is computed uncached",
+    )
     p.add_argument("--cache-ttl", type=int, default=int(env("RECO_CACHE_TTL_S", "3600")))
     p.add_argument("--cache-prefix", default=env("RECO_CACHE_PREFIX", "reco:"))
     p.add_argument("--cold-start", choices=["popularity", "trending"], default="popularity")
     p.add_argument("--reload-interval", type=float, default=5.0)
+    p.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=int(env("RECO_MAX_BODY_BYTES", str(1 << 20))),
+        help="larger request bodies get 413 before they are read (default 1 MB)",
+    )
     p.set_defaults(fn=cmd_serve)
 
     p = add("warm-cache", "precompute top-N for the most active users into Redis")
-    p.add_argument("--model-dir", default=env("RECO_MODEL_DIR", "var/models"))
+    _add_model_location(p)
     p.add_argument("--redis-url", default=env("RECO_REDIS_URL", "redis://127.0.0.1:6379/0"))
     p.add_argument("--cache-ttl", type=int, default=int(env("RECO_CACHE_TTL_S", "3600")))
     p.add_argument("--cache-prefix", default=env("RECO_CACHE_PREFIX", "reco:"))
@@ -337,7 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_warm_cache)
 
     p = add("inspect", "print a model's metadata")
-    p.add_argument("--model-dir", default=env("RECO_MODEL_DIR", "var/models"))
+    _add_model_location(p)
     p.add_argument("--version", default=None, help="default: CURRENT")
     p.set_defaults(fn=cmd_inspect)
 
@@ -372,8 +424,16 @@ def main(argv: Optional[list[str]] = None) -> int:
     configure_logging("recommendation-service", level=args.log_level)
     try:
         return int(args.fn(args))
-    except (HistoryError, ModelError, ValueError, FileExistsError) as exc:
-        print(f"recommendation-service {args.command}: error: {exc}", file=sys.stderr)
+    except (HistoryError, ModelError, ValueError, FileExistsError, ConnectionError) as exc:
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        redactor = Redactor.from_environment()
+        for value in (getattr(args, "history", None), getattr(args, "catalog", None)):
+            if value and value != redact_url(value):
+                redactor.add(value)
+        print(
+            f"recommendation-service {args.command}: error: {redactor.redact(redact_url(message))}",
+            file=sys.stderr,
+        )
         return 2
 
 

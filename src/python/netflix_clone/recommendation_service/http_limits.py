@@ -1,0 +1,177 @@
+"""Limits a hostile or careless client meets before any parsing: URL, headers and body size.
+
+- `BodyLimitMiddleware` (plain ASGI): a declared Content-Length above the limit gets 413 at once,
+  without reading a byte of the body; a body without Content-Length (chunked) is counted as it streams
+  in and refused with 413 as soon as it crosses the limit. Either way the connection is closed after
+  the answer, so the rest of the upload is never buffered, and nothing of the body is echoed.
+- `BoundedHttpToolsProtocol` (uvicorn's httptools protocol): a request line longer than `max_url_bytes`
+  gets 414, header blocks above `max_header_bytes` get 431, while they are still arriving. Stock uvicorn
+  concatenates the URL chunk by chunk with no bound (a 50 MB id costs seconds of CPU and the memory).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+
+__all__ = [
+    "DEFAULT_MAX_BODY_BYTES",
+    "MAX_HEADER_BYTES",
+    "MAX_URL_BYTES",
+    "BodyLimitMiddleware",
+    "BodyTooLarge",
+    "BoundedHttpToolsProtocol",
+]
+
+DEFAULT_MAX_BODY_BYTES = 1 << 20
+MAX_URL_BYTES = 16 * 1024
+MAX_HEADER_BYTES = 64 * 1024
+
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+App = Callable[[Message, Receive, Send], Awaitable[None]]
+
+_BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+class BodyTooLarge(Exception):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"request body larger than {limit} bytes")
+        self.limit = limit
+
+
+def _refusal(status: int, detail: str) -> tuple[Message, Message]:
+    body = json.dumps({"detail": detail}).encode()
+    start = {
+        "type": "http.response.start",
+        "status": status,
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"connection", b"close"),
+        ],
+    }
+    return start, {"type": "http.response.body", "body": body, "more_body": False}
+
+
+class BodyLimitMiddleware:
+    def __init__(
+        self,
+        app: App,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        on_refused: Callable[[str], None] = lambda _reason: None,
+    ) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.on_refused = on_refused
+
+    async def __call__(self, scope: Message, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in _BODY_METHODS:
+            await self.app(scope, receive, send)
+            return
+        limit = self.max_body_bytes
+        declared = None
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                declared = value
+                break
+        if declared is not None:
+            if not declared.isdigit() or len(declared) > 18:
+                await self._refuse(send, 400, "invalid Content-Length", "bad_length")
+                return
+            if int(declared) > limit:
+                await self._refuse(send, 413, f"request body larger than {limit} bytes", "declared")
+                return
+            await self.app(scope, receive, send)
+            return
+
+        # No Content-Length (chunked): count what arrives, stop reading past the limit.
+        received = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except BodyTooLarge as exc:
+            if started:
+                raise
+            await self._refuse(send, 413, str(exc), "streamed")
+
+    async def _refuse(self, send: Send, status: int, detail: str, reason: str) -> None:
+        self.on_refused(reason)
+        start, body = _refusal(status, detail)
+        await send(start)
+        await send(body)
+
+
+class _Refused(Exception):
+    pass
+
+
+class BoundedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with bounds on the request line and the header block."""
+
+    max_url_bytes = MAX_URL_BYTES
+    max_header_bytes = MAX_HEADER_BYTES
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._header_bytes = 0
+        self._refused_with: tuple[int, str] | None = None
+
+    def on_url(self, url: bytes) -> None:
+        if len(self.url) + len(url) > self.max_url_bytes:
+            self._refused_with = (414, f"request line longer than {self.max_url_bytes} bytes")
+            raise _Refused()
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._header_bytes += len(name) + len(value)
+        if self._header_bytes > self.max_header_bytes:
+            self._refused_with = (431, f"headers larger than {self.max_header_bytes} bytes")
+            raise _Refused()
+        super().on_header(name, value)
+
+    def data_received(self, data: bytes) -> None:
+        if getattr(self, "_refused_with", None) is not None:
+            return  # the refusal is sent and the connection closing: drop whatever still arrives
+        super().data_received(data)
+
+    def send_400_response(self, msg: str) -> None:
+        refused = getattr(self, "_refused_with", None)
+        if refused is None:
+            super().send_400_response(msg)
+            return
+        status, detail = refused
+        body = json.dumps({"detail": detail}).encode()
+        self.transport.write(
+            b"".join(
+                [
+                    STATUS_LINE[status],
+                    b"content-type: application/json\r\n",
+                    b"content-length: " + str(len(body)).encode() + b"\r\n",
+                    b"connection: close\r\n\r\n",
+                    body,
+                ]
+            )
+        )
+        self.transport.close()
+
