@@ -34,27 +34,71 @@ def _emit(args: argparse.Namespace, payload: dict[str, Any], human: str) -> None
         print(human)
 
 
+# The fixed parameters used by --no-tune (and as the starting point the search reports against).
+FIXED_DEFAULTS = {"factors": 64, "regularization": 0.05, "alpha": 20.0}
+
+
 def _als_params(args: argparse.Namespace) -> Any:
     from netflix_clone.recommendation_service.training import AlsParams
 
+    def pick(name: str) -> Any:
+        value = getattr(args, name, None)
+        return FIXED_DEFAULTS[name] if value is None else value
+
     return AlsParams(
-        factors=args.factors,
-        regularization=args.regularization,
-        alpha=args.alpha,
+        factors=pick("factors"),
+        regularization=pick("regularization"),
+        alpha=pick("alpha"),
         iterations=args.iterations,
         seed=args.seed,
         threads=args.threads,
     )
 
 
+def _tuning(args: argparse.Namespace) -> Any:
+    """Tuning options, or None with --no-tune. Parameters given as flags are fixed, the rest searched."""
+    from netflix_clone.recommendation_service.tuning import TuningOptions
+
+    if getattr(args, "no_tune", False):
+        return None
+    fixed = {n: getattr(args, n, None) for n in ("factors", "regularization", "alpha")}
+    if all(v is not None for v in fixed.values()):
+        return None  # everything pinned: nothing to search
+    return TuningOptions(
+        budget_s=args.tune_budget,
+        fixed_factors=fixed["factors"],
+        fixed_regularization=fixed["regularization"],
+        fixed_alpha=fixed["alpha"],
+    )
+
+
 def _add_training_args(parser: argparse.ArgumentParser) -> None:
+    env = os.environ.get
     parser.add_argument(
         "--history", required=True, help="CSV/Parquet file, or a PostgreSQL DSN/URL"
     )
-    parser.add_argument("--factors", type=int, default=64)
-    parser.add_argument("--regularization", type=float, default=0.05)
     parser.add_argument(
-        "--alpha", type=float, default=20.0, help="confidence c = 1 + alpha * strength"
+        "--factors", type=int, default=None, help="fix the factor count (default: tuned)"
+    )
+    parser.add_argument(
+        "--regularization", type=float, default=None, help="fix the ridge term (default: tuned)"
+    )
+    parser.add_argument(
+        "--alpha",
+        type=float,
+        default=None,
+        help="fix the confidence scaling c = 1 + alpha * strength (default: tuned)",
+    )
+    parser.add_argument(
+        "--tune-budget",
+        type=float,
+        default=float(env("RECO_TUNE_BUDGET_S", "120")),
+        help="seconds the parameter search may take (default 120)",
+    )
+    parser.add_argument(
+        "--no-tune",
+        action="store_true",
+        help=f"no search: the fixed defaults {FIXED_DEFAULTS} for what no flag sets",
     )
     parser.add_argument("--iterations", type=int, default=15)
     parser.add_argument("--seed", type=int, default=42)
@@ -76,28 +120,48 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         catalog = read_catalog(args.catalog)
         if not catalog:
-            raise SystemExit(f"the catalog {args.catalog} lists no titles")
+            raise SystemExit(f"the catalog {redact_url(args.catalog)} lists no titles")
         history, dropped = restrict_to_catalog(history, set(catalog))
     options = TrainOptions(
         params=_als_params(args),
         min_completion=args.min_completion,
         ann_threshold=args.ann_threshold,
         evaluate=not args.skip_eval,
+        tuning=_tuning(args),
     )
     result = train_and_save(
         history, Path(args.model_dir), options, progress=_progress("ALS iteration")
     )
+    published = None
+    if args.publish:
+        from netflix_clone.recommendation_service.adapters.registry import publish
+
+        published = publish(result.path, args.publish)
     meta = result.model.metadata
     metrics = meta.get("offline_metrics", {})
+    params = meta["params"]
     human = (
         f"model {result.model.version} -> {result.path}\n  users {meta['n_users']}, titles {meta['n_items']}, "
-        f"interactions {meta['n_interactions']}, trained in {meta['train_seconds']}s"
+        f"interactions {meta['n_interactions']}, trained in {meta['train_seconds']}s\n"
+        f"  factors {params['factors']}, regularization {params['regularization']:g}, "
+        f"alpha {params['alpha']:g}"
+        + (
+            f" (tuned in {meta['tuning']['seconds']}s, {len(meta['tuning']['trials'])} trials)"
+            if meta.get("tuning")
+            else " (fixed)"
+        )
     )
     if "als" in metrics:
         human += f"\n  NDCG@10 ALS {metrics['als']['ndcg@10']:.4f} vs popularity {metrics['popularity']['ndcg@10']:.4f}"
     if args.catalog:
         human += f"\n  {dropped} history rows of titles not in the catalog left out"
-    _emit(args, {**result.summary(), "dropped_not_in_catalog": dropped}, human)
+    if published:
+        human += f"\n  published to {published}"
+    _emit(
+        args,
+        {**result.summary(), "dropped_not_in_catalog": dropped, "published": published},
+        human,
+    )
     return 0
 
 
@@ -106,6 +170,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from netflix_clone.recommendation_service.evaluation import evaluate
 
     history = read_history(args.history)
+    tuning = _tuning(args)
     reports = [
         evaluate(
             history,
@@ -115,20 +180,30 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             k=args.k,
             min_completion=args.min_completion,
             progress=_progress(f"{split} split ALS"),
+            tuning=tuning,
         ).as_dict()
         for split in (["random", "temporal"] if args.split == "both" else [args.split])
     ]
     lines = []
     for r in reports:
         k = r["k"]
-        lines.append(f"{r['split']} split ({r['test_rows']} held-out sessions):")
-        for name in ("als", "popularity"):
+        p = r["params"]
+        lines.append(
+            f"{r['split']} split ({r['test_rows']} held-out sessions), ALS factors {p['factors']}, "
+            f"regularization {p['regularization']:g}, alpha {p['alpha']:g}"
+            + (" (tuned on the train split)" if r.get("tuning") else " (fixed)")
+        )
+        for name in ("als", "als_fixed", "popularity"):
+            if name not in r:
+                continue
             m = r[name]
             lines.append(
                 f"  {name:<10} NDCG@{k} {m[f'ndcg@{k}']:.4f}  Recall@{k} {m[f'recall@{k}']:.4f}  "
-                f"MAP@{k} {m[f'map@{k}']:.4f}  coverage {m['coverage']:.3f}"
+                f"(normalized {m[f'normalized_recall@{k}']:.4f})  MAP@{k} {m[f'map@{k}']:.4f}  "
+                f"coverage {m['coverage']:.3f}"
             )
-    _emit(args, {"history": args.history, "reports": reports}, "\n".join(lines))
+    # The history source may be a database URL with a password: never echo it verbatim.
+    _emit(args, {"history": redact_url(args.history), "reports": reports}, "\n".join(lines))
     return 0
 
 
@@ -268,6 +343,7 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
             "skip_eval": False,
             "ann_threshold": 100_000,
             "catalog": None,
+            "publish": None,
             "json": False,
         }
     )
@@ -335,6 +411,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--skip-eval", action="store_true", help="skip the held-out evaluation stored in metadata"
+    )
+    p.add_argument(
+        "--publish",
+        default=env("RECO_PUBLISH_URI"),
+        help="also upload the version to s3://bucket/prefix and point its CURRENT at it",
     )
     p.add_argument(
         "--catalog",
@@ -405,9 +486,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="out/recommendation-quickstart")
     p.add_argument("--users", type=int, default=2000)
     p.add_argument("--items", type=int, default=1000)
-    p.add_argument("--factors", type=int, default=64)
-    p.add_argument("--regularization", type=float, default=0.05)
-    p.add_argument("--alpha", type=float, default=20.0)
+    p.add_argument("--factors", type=int, default=None)
+    p.add_argument("--regularization", type=float, default=None)
+    p.add_argument("--alpha", type=float, default=None)
+    p.add_argument("--tune-budget", type=float, default=30.0)
+    p.add_argument("--no-tune", action="store_true")
     p.add_argument("--iterations", type=int, default=15)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--threads", type=int, default=min(4, os.cpu_count() or 1))

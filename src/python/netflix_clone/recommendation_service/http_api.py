@@ -276,6 +276,7 @@ def create_app(
     )
     app.state.holder = holder
     app.state.telemetry = telemetry
+    holder.subscribe(lambda event: telemetry.model_events.labels(event).inc())
     app.add_middleware(
         BodyLimitMiddleware,
         max_body_bytes=max_body_bytes,

@@ -15,6 +15,7 @@ import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from starlette.exceptions import HTTPException
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 __all__ = [
@@ -38,9 +39,14 @@ App = Callable[[Message, Receive, Send], Awaitable[None]]
 _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
-class BodyTooLarge(Exception):
+class BodyTooLarge(HTTPException):
+    """Raised from `receive` while the app reads the body; FastAPI passes HTTPExceptions through its
+    body parsing, so the client gets this 413 (and the connection is closed after it)."""
+
     def __init__(self, limit: int) -> None:
-        super().__init__(f"request body larger than {limit} bytes")
+        super().__init__(
+            413, f"request body larger than {limit} bytes", headers={"connection": "close"}
+        )
         self.limit = limit
 
 
@@ -99,6 +105,7 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
+                    self.on_refused("streamed")
                     raise BodyTooLarge(limit)
             return message
 
@@ -113,7 +120,7 @@ class BodyLimitMiddleware:
         except BodyTooLarge as exc:
             if started:
                 raise
-            await self._refuse(send, 413, str(exc), "streamed")
+            await self._refuse(send, 413, str(exc.detail), "streamed")
 
     async def _refuse(self, send: Send, status: int, detail: str, reason: str) -> None:
         self.on_refused(reason)
@@ -126,11 +133,53 @@ class _Refused(Exception):
     pass
 
 
+LINGER_S = 2.0
+
+
+class _LingeringTransport:
+    """A transport whose close() is a lingering close (as nginx does): the answer is flushed, the
+    write side shut (FIN), and what the client still sends is read and dropped until it closes or
+    LINGER_S pass. Closing at once with unread data in the socket makes the kernel send a reset, and
+    a client still uploading its 50 MB then loses the 413 it was sent."""
+
+    def __init__(self, transport: Any, protocol: "BoundedHttpToolsProtocol") -> None:
+        self._transport = transport
+        self._protocol = protocol
+        self._closing = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+    def is_closing(self) -> bool:
+        return self._closing or bool(self._transport.is_closing())
+
+    def close(self) -> None:
+        if self._closing:
+            return
+        self._closing = True
+        transport = self._transport
+        if transport.is_closing():
+            return
+        try:
+            transport.write_eof()
+            transport.resume_reading()
+        except (AttributeError, NotImplementedError, OSError, RuntimeError):
+            transport.close()
+            return
+        self._protocol.lingering = True
+        self._protocol.loop.call_later(LINGER_S, transport.close)
+
+
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with bounds on the request line and the header block."""
+    """uvicorn's httptools protocol with bounds on the request line and the header block, and a
+    lingering close."""
 
     max_url_bytes = MAX_URL_BYTES
     max_header_bytes = MAX_HEADER_BYTES
+    lingering = False
+
+    def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+        super().connection_made(_LingeringTransport(transport, self))  # type: ignore[arg-type]
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -151,8 +200,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         super().on_header(name, value)
 
     def data_received(self, data: bytes) -> None:
-        if getattr(self, "_refused_with", None) is not None:
-            return  # the refusal is sent and the connection closing: drop whatever still arrives
+        if self.lingering or getattr(self, "_refused_with", None) is not None:
+            return  # the answer is sent and the connection closing: drop whatever still arrives
         super().data_received(data)
 
     def send_400_response(self, msg: str) -> None:

@@ -1,4 +1,12 @@
-"""train: history -> interactions -> ALS -> (ANN index for large catalogs) -> versioned artifact."""
+"""train: history -> (self-tuning) -> interactions -> ALS -> (ANN index for large catalogs) -> artifact.
+
+With tuning (the default of the command line), the parameters are chosen once:
+- with evaluation: history is split into train/test; `tune` searches on the train split (its own
+  validation split carved from it); the chosen parameters are scored on the untouched test split
+  (`offline_metrics`); the final model is then trained on all history with those parameters;
+- without evaluation: `tune` searches on all history (validation carved from it).
+The search and the chosen values are stored in the metadata ("tuning", "params").
+"""
 
 from __future__ import annotations
 
@@ -14,6 +22,7 @@ from netflix_clone.recommendation_service.domain.interactions import build_inter
 from netflix_clone.recommendation_service.domain.model import RecommenderModel
 from netflix_clone.recommendation_service.evaluation import evaluate
 from netflix_clone.recommendation_service.training import AlsParams, ProgressFn, train_als
+from netflix_clone.recommendation_service.tuning import TuningOptions, tune
 
 __all__ = ["TrainOptions", "TrainResult", "train_and_save"]
 
@@ -27,6 +36,7 @@ class TrainOptions:
     ann_threshold: int = 100_000  # catalogs at least this large get an HNSW index
     ann_target_recall: float = 0.95
     evaluate: bool = True
+    tuning: Optional[TuningOptions] = None
 
 
 @dataclass(frozen=True)
@@ -47,11 +57,21 @@ def train_and_save(
     progress: Optional[ProgressFn] = None,
 ) -> TrainResult:
     metrics: dict[str, Any] = {}
+    params = options.params
+    search: Optional[dict[str, Any]] = None
     if options.evaluate:
         try:
-            metrics = evaluate(
-                history, options.params, min_completion=options.min_completion
-            ).as_dict()
+            report = evaluate(
+                history,
+                options.params,
+                min_completion=options.min_completion,
+                tuning=options.tuning,
+                compare_fixed=False,
+            )
+            metrics = report.as_dict()
+            search = metrics.pop("tuning", None)
+            if search is not None:
+                params = replace(params, **{k: search["chosen"][k] for k in _TUNED})
         except ValueError as exc:
             metrics = {"skipped": str(exc)}
     interactions = build_interactions(
@@ -61,7 +81,12 @@ def train_and_save(
         history.started_at,
         min_completion=options.min_completion,
     )
-    model = train_als(interactions, options.params, progress=progress)
+    if options.tuning is not None and search is None:
+        params, found = tune(interactions, options.params, options.tuning)
+        search = found.as_dict()
+    if search is not None:
+        search["tuned_on"] = "train split of the evaluation" if metrics.get("als") else "all history"
+    model = train_als(interactions, params, progress=progress)
     ann: dict[str, AnnIndex] = {}
     ann_meta: dict[str, Any] = {}
     if model.n_items >= options.ann_threshold:
@@ -79,9 +104,15 @@ def train_and_save(
     metadata = {
         **model.metadata,
         "offline_metrics": metrics,
+        "tuning": search,
         "ann": ann_meta,
         "ann_threshold": options.ann_threshold,
     }
     model = replace(model, metadata=metadata)
     path = save_model(model_root, model, ann)
+    if path.name != model.version:  # the proposed name was taken: save_model drew a fresh suffix
+        model = replace(model, version=path.name)
     return TrainResult(model, path, ann)
+
+
+_TUNED = ("factors", "regularization", "alpha")

@@ -77,7 +77,6 @@ def build_app(config: ServeConfig) -> Any:
         store,
         cold_start=config.cold_start,
         cache=cache,
-        on_event=lambda event: telemetry.model_events.labels(event).inc(),
     )
     return create_app(
         holder,

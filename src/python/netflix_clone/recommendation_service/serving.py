@@ -41,7 +41,7 @@ class ModelHolder:
         self.store: ModelStore = LocalStore(store) if isinstance(store, Path) else store
         self.cold_start = cold_start
         self.cache = cache
-        self._on_event = on_event or (lambda _event: None)
+        self._listeners: list[Callable[[str], None]] = [on_event] if on_event else []
         self._current: Optional[Recommender] = None
         self._reload_lock = threading.Lock()
         self._stop = threading.Event()
@@ -60,6 +60,17 @@ class ModelHolder:
         if recommender is None:
             raise RuntimeError(f"no model loaded yet from {self.store.uri}")
         return recommender
+
+    def subscribe(self, listener: Callable[[str], None]) -> None:
+        """Called with "reload", "reload_error" or "cache_invalidation_error" (e.g. to count them)."""
+        self._listeners.append(listener)
+
+    def _on_event(self, event: str) -> None:
+        for listener in self._listeners:
+            try:
+                listener(event)
+            except Exception:  # pragma: no cover - a metrics hook must never break a reload
+                _log.exception("model event listener failed")
 
     def peek(self) -> Optional[Recommender]:
         """The live recommender, or None before the first load."""
