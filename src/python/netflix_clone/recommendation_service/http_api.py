@@ -8,7 +8,7 @@ in the thread pool otherwise (batches above 1,000 ids, MMR, long exclusion lists
 `/healthz`, `/readyz` and `/metrics` do no I/O at all.
 
 Hostile input is bounded before parsing (http_limits.py): bodies above `max_body_bytes` (1 MB) get 413,
-request lines above 16 KiB get 414. Ids are at most 256 characters. Error details never echo more than
+request lines above 64 KiB get 414. Ids are at most 256 characters. Error details never echo more than
 a 48-character prefix of what the client sent.
 
 Redis is an optimisation: when it fails, lists are computed uncached, `reco_topn_cache_total{result=
@@ -30,6 +30,8 @@ from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Path, Quer
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -37,7 +39,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from netflix_clone.recommendation_service.engine import (
     Recommendation,
@@ -56,11 +58,39 @@ __all__ = ["MAX_ID_LENGTH", "create_app", "short"]
 MAX_N = 500
 MAX_BATCH = 10_000
 MAX_EXCLUDE = 50_000
+MAX_GET_EXCLUDE = 16  # longer lists go in the POST body (a URL stays under 64 KiB)
 MAX_ID_LENGTH = 256
 ECHO_PREFIX = 48
 LATENCY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5)
 
 Id = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH)]
+
+
+def _json_int(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError("must be an integer")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError("must be an integer")
+        return int(value)
+    return value
+
+
+def _json_number(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError("must be a number")
+    return float(value)
+
+
+def _json_bool(value: Any) -> Any:
+    if not isinstance(value, bool):
+        raise ValueError("must be true or false")
+    return value
+
+
+JsonInt = Annotated[int, BeforeValidator(_json_int)]
+JsonNumber = Annotated[float, BeforeValidator(_json_number)]
+JsonBool = Annotated[bool, BeforeValidator(_json_bool)]
 
 
 def short(value: Any) -> str:
@@ -88,10 +118,11 @@ class RecommendationsRequest(BaseModel):
     """The POST form of the top-N route, for exclusion lists too long for a URL."""
 
     model_config = ConfigDict(extra="forbid")
-    n: int = Field(10, ge=1, le=MAX_N)
-    exclude_seen: bool = True
+    # JSON types as the schema says: false is not a number, "3" not an integer, 3.0 is one.
+    n: JsonInt = Field(10, ge=1, le=MAX_N)
+    exclude_seen: JsonBool = True
     exclude: list[Id] = Field(default_factory=list, max_length=MAX_EXCLUDE)
-    diversity: float = Field(0.0, ge=0.0, le=1.0)
+    diversity: JsonNumber = Field(0.0, ge=0.0, le=1.0)
 
 
 class Health(BaseModel):
@@ -289,7 +320,31 @@ def create_app(
     return app
 
 
+def _allowed_methods(app: FastAPI) -> list[tuple[Any, set[str]]]:
+    table = getattr(app.state, "allowed_methods", None)
+    if table is None:
+        table = [
+            (compile_path(path)[0], {m.upper() for m in methods})
+            for path, methods in app.openapi()["paths"].items()
+        ]
+        app.state.allowed_methods = table
+    return list(table)
+
+
 def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette names only the first route's methods when several routes share a path
+            # (GET and POST /v1/users/{user}/recommendations): list them all, as RFC 9110 asks.
+            path = request.scope.get("path", "")
+            allowed = {m for regex, methods in _allowed_methods(request.app) if regex.match(path) for m in methods}
+            if allowed:
+                headers = {k: v for k, v in headers.items() if k.lower() != "allow"}
+                headers["allow"] = ", ".join(sorted(allowed))
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+
     @app.exception_handler(UnknownUser)
     async def _unknown_user(_: Request, exc: UnknownUser) -> JSONResponse:
         return JSONResponse({"detail": f"unknown user {short(exc.args[0])}"}, status_code=404)
@@ -453,9 +508,9 @@ def _v1_router(holder: ModelHolder, telemetry: Telemetry) -> APIRouter:
         user: str = Path(min_length=1, max_length=MAX_ID_LENGTH),
         n: int = Query(10, ge=1, le=MAX_N),
         exclude_seen: bool = True,
-        exclude: Optional[list[str]] = Query(
+        exclude: Optional[list[Annotated[str, Field(max_length=MAX_ID_LENGTH)]]] = Query(
             None,
-            max_length=1000,
+            max_length=MAX_GET_EXCLUDE,
             description="titles to leave out (repeatable; POST the same route for long lists)",
         ),
         diversity: float = Query(0.0, ge=0.0, le=1.0, description="MMR lambda: 0 = pure relevance"),

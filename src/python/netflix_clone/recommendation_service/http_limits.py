@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 DEFAULT_MAX_BODY_BYTES = 1 << 20
-MAX_URL_BYTES = 16 * 1024
+MAX_URL_BYTES = 64 * 1024  # room for every URL the schema allows (ids of 256 characters, 16 exclusions)
 MAX_HEADER_BYTES = 64 * 1024
 
 Message = MutableMapping[str, Any]
