@@ -198,6 +198,7 @@ class ValidationErrorResponse(BaseModel):
 
 
 COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorDetail, "description": "malformed request (body not JSON text)"},
     413: {"model": ErrorDetail, "description": "request body above the limit"},
     414: {"model": ErrorDetail, "description": "request line too long"},
     422: {"model": ValidationErrorResponse, "description": "invalid input"},
