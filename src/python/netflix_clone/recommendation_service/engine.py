@@ -121,7 +121,7 @@ class Recommender:
             return self._cold(n, explicit)
         excluded: npt.NDArray[np.int64] = np.asarray(explicit, dtype=np.int64)
         if exclude_seen:
-            seen = self.model.seen_items(u)
+            seen = self.model.seen_items(u).astype(np.int64, copy=False)
             excluded = np.concatenate((excluded, seen)) if excluded.size else seen
         vector = self._user_factors[u]
         pool = n if diversity == 0 else max(n * 5, 50)

@@ -29,9 +29,11 @@ import msgspec
 from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import compile_path
+from fastapi.concurrency import run_in_threadpool
+
+# starlette comes with fastapi (not a requirement of its own): routing raises its HTTPException.
+from starlette.exceptions import HTTPException as StarletteHTTPException  # pants: no-infer-dep
+from starlette.routing import compile_path  # pants: no-infer-dep
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -204,7 +206,9 @@ COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"model": ValidationErrorResponse, "description": "invalid input"},
     503: {"model": ErrorDetail, "description": "no model loaded yet"},
 }
-NOT_FOUND = {404: {"model": ErrorDetail, "description": "unknown user or title"}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorDetail, "description": "unknown user or title"}
+}
 
 
 # ---- metrics -------------------------------------------------------------------------------------
@@ -254,7 +258,7 @@ def _metrics_payload(telemetry: Telemetry) -> bytes:
         from prometheus_client import multiprocess
 
         merged = CollectorRegistry()
-        multiprocess.MultiProcessCollector(merged)
+        multiprocess.MultiProcessCollector(merged)  # type: ignore[no-untyped-call]
         return bytes(generate_latest(merged))
     return bytes(generate_latest(telemetry.registry))
 
@@ -274,7 +278,6 @@ async def current_recommender(request: Request) -> Recommender:
 
 
 Model = Annotated[Recommender, Depends(current_recommender)]
-
 
 
 def create_app(
@@ -340,7 +343,12 @@ def _install_error_handlers(app: FastAPI) -> None:
             # Starlette names only the first route's methods when several routes share a path
             # (GET and POST /v1/users/{user}/recommendations): list them all, as RFC 9110 asks.
             path = request.scope.get("path", "")
-            allowed = {m for regex, methods in _allowed_methods(request.app) if regex.match(path) for m in methods}
+            allowed = {
+                m
+                for regex, methods in _allowed_methods(request.app)
+                if regex.match(path)
+                for m in methods
+            }
             if allowed:
                 headers = {k: v for k, v in headers.items() if k.lower() != "allow"}
                 headers["allow"] = ", ".join(sorted(allowed))
@@ -427,7 +435,8 @@ INLINE_MAX_INPUTS = 1_000  # ids per request computed inline
 
 async def _compute(cheap: bool, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Run model work inline when it is cheaper than a thread hop (a 20k-title top-N is ~0.15 ms of
-    numpy; the hop costs more CPU than that), else in the thread pool so the loop keeps answering."""
+    numpy; the hop costs more CPU than that), else in the thread pool so the loop keeps answering.
+    """
     if cheap:
         return fn(*args, **kwargs)
     return await run_in_threadpool(fn, *args, **kwargs)
@@ -455,14 +464,25 @@ def _v1_router(holder: ModelHolder, telemetry: Telemetry) -> APIRouter:
         item: str = Query(min_length=1, max_length=MAX_ID_LENGTH),
     ) -> Response:
         return _json(
-            {"user": user, "item": item, "score": rec.score(user, item), "model_version": rec.version}
+            {
+                "user": user,
+                "item": item,
+                "score": rec.score(user, item),
+                "model_version": rec.version,
+            }
         )
 
     @router.post("/scores", response_model=ScoresResponse, responses=NOT_FOUND)
     async def scores(rec: Model, body: ScoreRequest) -> Response:
-        values = await _compute(len(body.items) <= INLINE_MAX_INPUTS, rec.scores, body.user, body.items)
+        values = await _compute(
+            len(body.items) <= INLINE_MAX_INPUTS, rec.scores, body.user, body.items
+        )
         return _json(
-            {"user": body.user, "scores": dict(zip(body.items, values)), "model_version": rec.version}
+            {
+                "user": body.user,
+                "scores": dict(zip(body.items, values)),
+                "model_version": rec.version,
+            }
         )
 
     @router.post("/scores/pairs", response_model=PairScoresResponse, responses=NOT_FOUND)
@@ -524,7 +544,7 @@ def _v1_router(holder: ModelHolder, telemetry: Telemetry) -> APIRouter:
         user: str = Path(min_length=1, max_length=MAX_ID_LENGTH),
         body: Optional[RecommendationsRequest] = Body(None),
     ) -> Response:
-        body = body or RecommendationsRequest()
+        body = body or RecommendationsRequest.model_validate({})
         return await top_n(rec, user, body.n, body.exclude_seen, body.exclude, body.diversity)
 
     @router.get("/items/{item}/similar", response_model=SimilarResponse, responses=NOT_FOUND)

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import Any, Optional
 
-from starlette.exceptions import HTTPException
+from fastapi.exceptions import HTTPException
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 __all__ = [
@@ -28,7 +28,9 @@ __all__ = [
 ]
 
 DEFAULT_MAX_BODY_BYTES = 1 << 20
-MAX_URL_BYTES = 64 * 1024  # room for every URL the schema allows (ids of 256 characters, 16 exclusions)
+MAX_URL_BYTES = (
+    64 * 1024
+)  # room for every URL the schema allows (ids of 256 characters, 16 exclusions)
 MAX_HEADER_BYTES = 64 * 1024
 
 Message = MutableMapping[str, Any]
@@ -177,35 +179,45 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     max_url_bytes = MAX_URL_BYTES
     max_header_bytes = MAX_HEADER_BYTES
     lingering = False
+    _header_bytes = 0
+    _refused_with: Optional[tuple[int, str]] = None
 
-    def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+    def connection_made(self, transport: Any) -> None:
         super().connection_made(_LingeringTransport(transport, self))  # type: ignore[arg-type]
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._header_bytes = 0
-        self._refused_with: tuple[int, str] | None = None
+        self._header_bytes = 0  # pylint: disable=attribute-defined-outside-init
+        self._refused_with = None  # pylint: disable=attribute-defined-outside-init
 
     def on_url(self, url: bytes) -> None:
         if len(self.url) + len(url) > self.max_url_bytes:
-            self._refused_with = (414, f"request line longer than {self.max_url_bytes} bytes")
+            self._refused_with = (  # pylint: disable=attribute-defined-outside-init
+                414,
+                f"request line longer than {self.max_url_bytes} bytes",
+            )
             raise _Refused()
         super().on_url(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._header_bytes += len(name) + len(value)
+        self._header_bytes += len(name) + len(
+            value
+        )  # pylint: disable=attribute-defined-outside-init
         if self._header_bytes > self.max_header_bytes:
-            self._refused_with = (431, f"headers larger than {self.max_header_bytes} bytes")
+            self._refused_with = (  # pylint: disable=attribute-defined-outside-init
+                431,
+                f"headers larger than {self.max_header_bytes} bytes",
+            )
             raise _Refused()
         super().on_header(name, value)
 
     def data_received(self, data: bytes) -> None:
-        if self.lingering or getattr(self, "_refused_with", None) is not None:
+        if self.lingering or self._refused_with is not None:
             return  # the answer is sent and the connection closing: drop whatever still arrives
         super().data_received(data)
 
     def send_400_response(self, msg: str) -> None:
-        refused = getattr(self, "_refused_with", None)
+        refused = self._refused_with
         if refused is None:
             super().send_400_response(msg)
             return
@@ -223,4 +235,3 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             )
         )
         self.transport.close()
-

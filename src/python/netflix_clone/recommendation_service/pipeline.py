@@ -61,14 +61,14 @@ def train_and_save(
     search: Optional[dict[str, Any]] = None
     if options.evaluate:
         try:
-            report = evaluate(
+            evaluation = evaluate(
                 history,
                 options.params,
                 min_completion=options.min_completion,
                 tuning=options.tuning,
                 compare_fixed=False,
             )
-            metrics = report.as_dict()
+            metrics = evaluation.as_dict()
             search = metrics.pop("tuning", None)
             if search is not None:
                 params = replace(params, **{k: search["chosen"][k] for k in _TUNED})
@@ -85,7 +85,9 @@ def train_and_save(
         params, found = tune(interactions, options.params, options.tuning)
         search = found.as_dict()
     if search is not None:
-        search["tuned_on"] = "train split of the evaluation" if metrics.get("als") else "all history"
+        search["tuned_on"] = (
+            "train split of the evaluation" if metrics.get("als") else "all history"
+        )
     model = train_als(interactions, params, progress=progress)
     ann: dict[str, AnnIndex] = {}
     ann_meta: dict[str, Any] = {}

@@ -5,7 +5,8 @@ mixes two models; the swap is a single reference assignment.
 
 The watcher thread polls the store's CURRENT pointer (a local model root or an S3 prefix). It survives
 every error: a pointer it cannot read, a version it cannot load, a Redis that is down while old cache
-entries are dropped. Each is logged, counted (`reco_model_reload_errors_total`) and retried on the next tick. `reload_error` describes the *current* state: it is set while CURRENT names a version
+entries are dropped. Each is logged, counted (`reco_model_events_total{event="reload_error"}`)
+and retried on the next tick. `reload_error` describes the *current* state: it is set while CURRENT names a version
 that cannot be served, and cleared as soon as CURRENT names the served version again.
 """
 

@@ -104,13 +104,19 @@ def validation_split(
         keep[chosen] = False
         held[user] = set(indices[chosen].tolist())
     fit = sp.csr_matrix(
-        (matrix.data[keep], indices[keep], np.concatenate(([0], np.cumsum(_row_counts(indptr, keep))))),
+        (
+            matrix.data[keep],
+            indices[keep],
+            np.concatenate(([0], np.cumsum(_row_counts(indptr, keep)))),
+        ),
         shape=matrix.shape,
     )
     return fit, held
 
 
-def _row_counts(indptr: npt.NDArray[np.int32], keep: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
+def _row_counts(
+    indptr: npt.NDArray[np.int32], keep: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.int64]:
     rows = np.repeat(np.arange(indptr.size - 1), np.diff(indptr))
     return np.bincount(rows[keep], minlength=indptr.size - 1).astype(np.int64)
 
@@ -232,7 +238,9 @@ def tune(
                 "seconds": round(seconds, 3),
             }
         )
-        _log.info("tuning %s f=%d reg=%g alpha=%g ndcg=%.4f", stage, factors, reg, alpha, metrics.ndcg)
+        _log.info(
+            "tuning %s f=%d reg=%g alpha=%g ndcg=%.4f", stage, factors, reg, alpha, metrics.ndcg
+        )
         return metrics
 
     def best() -> tuple[tuple[int, float, float], RankingMetrics]:
@@ -279,7 +287,7 @@ def tune(
 
 def _cost_scale(factors: int) -> float:
     # Conjugate-gradient ALS costs grow a little faster than linearly in the factor count.
-    return float(factors) ** 1.3
+    return float(factors**1.3)
 
 
 def _center_out(regs: list[float], alphas: list[float]) -> list[tuple[float, float]]:

@@ -18,7 +18,8 @@ def free_port() -> int:
 
 class TcpProxy:
     """127.0.0.1:port -> target. `stop()` closes the listener and every connection (refused);
-    `pause()` keeps connections open but forwards nothing (hangs); `start()`/`resume()` undo them."""
+    `pause()` keeps connections open but forwards nothing (hangs); `start()`/`resume()` undo them.
+    """
 
     def __init__(self, target_host: str, target_port: int, port: Optional[int] = None) -> None:
         self.target = (target_host, target_port)
@@ -95,7 +96,9 @@ class TcpProxy:
         await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
 
 
-def raw_request(port: int, head: bytes, body_chunks: int = 0, chunk: bytes = b"", timeout: float = 30):
+def raw_request(
+    port: int, head: bytes, body_chunks: int = 0, chunk: bytes = b"", timeout: float = 30
+):
     """Send a request head (and optionally body chunks) over a raw socket; return (status, body bytes,
     seconds). Stops sending once the server has answered or closed."""
     started = time.monotonic()

@@ -82,7 +82,9 @@ def test_loading_reports_missing_files_and_pointer(trained, tmp_path: Path) -> N
     "name, keep",
     [("seen.npz", 0.5), ("seen.npz", 0.0), ("item_factors.npy", 0.5), ("metadata.json", 0.3)],
 )
-def test_truncated_files_give_one_line_errors(trained, tmp_path: Path, name: str, keep: float) -> None:
+def test_truncated_files_give_one_line_errors(
+    trained, tmp_path: Path, name: str, keep: float
+) -> None:
     _, result = trained
     directory = _copy(result, tmp_path)
     path = directory / name
@@ -94,7 +96,9 @@ def test_truncated_files_give_one_line_errors(trained, tmp_path: Path, name: str
     assert name in message and "\n" not in message and len(message) < 400
 
 
-def test_two_saves_of_the_same_model_in_the_same_instant_both_succeed(trained, tmp_path: Path) -> None:
+def test_two_saves_of_the_same_model_in_the_same_instant_both_succeed(
+    trained, tmp_path: Path
+) -> None:
     """Versions carry microseconds and a random suffix, and a taken name is drawn again."""
     _, result = trained
     model = result.model

@@ -48,14 +48,14 @@ def _tree_rss_kb(pid: int) -> int:
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                stat = (entry / "stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()
                 if int(stat[1]) == pid:
                     pids.add(int(entry.name))
             except OSError:
                 continue
     for p in pids:
         try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+            for line in Path(f"/proc/{p}/status").read_text(encoding="utf-8").splitlines():
                 if line.startswith("VmRSS:"):
                     total += int(line.split()[1])
         except OSError:
@@ -75,9 +75,21 @@ class Service:
         self.process = subprocess.Popen(  # nosec B603 - fixed argv
             [
                 *_command(),
-                "serve", "--model-dir", str(root), "--port", str(self.port), "--workers", "2",
-                "--redis-url", redis_url, "--cache-prefix", prefix, "--redis-timeout", "0.2",
-                "--reload-interval", "0.2",
+                "serve",
+                "--model-dir",
+                str(root),
+                "--port",
+                str(self.port),
+                "--workers",
+                "2",
+                "--redis-url",
+                redis_url,
+                "--cache-prefix",
+                prefix,
+                "--redis-timeout",
+                "0.2",
+                "--reload-interval",
+                "0.2",
             ],  # fmt: skip
             env=env,
             stdout=subprocess.DEVNULL,
@@ -184,7 +196,9 @@ def test_row_redis_refused_then_hanging_then_back(world) -> None:
     assert ready.status_code == 200 and ready.json()["status"] == "degraded"
     metrics = client.get("/metrics").text
     assert any(
-        line.startswith("reco_topn_cache_total") and 'result="error"' in line and not line.endswith(" 0.0")
+        line.startswith("reco_topn_cache_total")
+        and 'result="error"' in line
+        and not line.endswith(" 0.0")
         for line in metrics.splitlines()
     )
 

@@ -213,7 +213,7 @@ def api(model_root: Path) -> Iterator[tuple[httpx.Client, ModelHolder, int]]:
 
 
 def test_a_declared_50_mb_body_is_refused_before_reading(api) -> None:
-    client, holder, port = api
+    client, _, port = api
     head = (
         b"POST /v1/scores HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
         b"Content-Length: 52428800\r\n\r\n"
@@ -224,7 +224,7 @@ def test_a_declared_50_mb_body_is_refused_before_reading(api) -> None:
 
 
 def test_a_chunked_body_is_counted_and_refused_past_the_limit(api) -> None:
-    client, holder, port = api
+    client, holder, _ = api
 
     def chunks() -> Iterator[bytes]:
         yield b'{"user": "u1", "items": ["'
@@ -249,7 +249,9 @@ def test_a_chunked_body_is_counted_and_refused_past_the_limit(api) -> None:
 def test_a_50_mb_id_in_the_url_gets_414_without_echo(api, where: str) -> None:
     _, _, port = api
     big = b"a" * (50 << 20)
-    target = b"/v1/items/" + big + b"/similar" if where == "path" else b"/v1/score?user=u&item=" + big
+    target = (
+        b"/v1/items/" + big + b"/similar" if where == "path" else b"/v1/score?user=u&item=" + big
+    )
     status, body, _ = raw_request(port, b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n")
     assert status == 414 and len(body) < 200
 
@@ -263,7 +265,9 @@ def test_errors_echo_at_most_a_short_prefix(api) -> None:
     assert response.json()["detail"].startswith("unknown title 'zzzz")
     too_long = "y" * 5000
     response = client.get(f"/v1/users/{too_long}/recommendations")
-    assert response.status_code == 422 and len(response.text) < 400 and "y" * 60 not in response.text
+    assert (
+        response.status_code == 422 and len(response.text) < 400 and "y" * 60 not in response.text
+    )
     response = client.post("/v1/scores", json={"user": "x" * 900_000, "items": ["a"]})
     assert response.status_code == 422 and len(response.text) < 1000
     response = client.post("/v1/scores", json={"user": user, "items": ["q" * 200] * 3000})
@@ -287,9 +291,10 @@ def test_post_route_takes_large_exclusion_lists(api) -> None:
     get = client.get(f"/v1/users/{user}/recommendations", params={"n": 4}).json()
     post = client.post(f"/v1/users/{user}/recommendations", json={"n": 4}).json()
     assert get["items"] == post["items"]
-    assert client.post(f"/v1/users/{user}/recommendations").json()["items"] == client.get(
-        f"/v1/users/{user}/recommendations"
-    ).json()["items"]
+    assert (
+        client.post(f"/v1/users/{user}/recommendations").json()["items"]
+        == client.get(f"/v1/users/{user}/recommendations").json()["items"]
+    )
 
 
 def test_healthz_answers_while_a_big_body_is_refused(api) -> None:

@@ -58,7 +58,9 @@ def test_publish_uploads_every_file_then_the_pointer(s3, tmp_path: Path) -> None
     assert set(manifest["files"]) == set(files)
     assert store.current_version() == version
     local = store.materialize(version)
-    assert (local / "item_factors.npy").read_bytes() == (result.path / "item_factors.npy").read_bytes()
+    assert (local / "item_factors.npy").read_bytes() == (
+        result.path / "item_factors.npy"
+    ).read_bytes()
 
 
 def test_a_failed_upload_never_moves_the_pointer(s3, tmp_path: Path) -> None:
@@ -111,32 +113,32 @@ def test_two_servers_on_one_bucket_converge_on_a_new_version(s3, tmp_path: Path)
     S3Store(uri, cache_dir=tmp_path / "publisher").publish(first.path)
     holders = [ModelHolder(open_store(uri, cache_dir=tmp_path / f"replica{i}")) for i in range(2)]
     servers = [Server(h, watch_interval_s=0.1) for h in holders]
-    clients = [s.__enter__() for s in servers]
-    try:
-        for holder in holders:
-            assert holder.wait_ready(30)
-        assert {c.get("/readyz").json()["model_version"] for c in clients} == {first.model.version}
-        # A new training published through the command line, as CI or a scheduled task would.
-        history = tmp_path / "h.csv"
-        assert main(["synthesize", "--out", str(history), "--users", "200", "--items", "100"]) == 0
-        assert main([
-            "train", "--history", str(history), "--model-dir", str(tmp_path / "local"),
-            "--publish", uri, "--factors", "8", "--iterations", "3", "--skip-eval", "--json",
-        ]) == 0  # fmt: skip
-        new = S3Store(uri, cache_dir=tmp_path / "check").current_version()
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            versions = {c.get("/readyz").json()["model_version"] for c in clients}
-            if versions == {new}:
-                break
-            time.sleep(0.1)
-        assert versions == {new} != {first.model.version}
-        user = str(holders[0].current.model.user_ids[0])
-        lists = [c.get(f"/v1/users/{user}/recommendations").json() for c in clients]
-        assert lists[0]["items"] == lists[1]["items"] and lists[0]["model_version"] == new
-    finally:
-        for server in servers:
-            server.__exit__(None, None, None)
+    with servers[0] as first_client, servers[1] as second_client:
+        _converge(tmp_path, uri, holders, [first_client, second_client], first.model.version)
+
+
+def _converge(tmp_path: Path, uri: str, holders, clients, first_version: str) -> None:
+    for holder in holders:
+        assert holder.wait_ready(30)
+    assert {c.get("/readyz").json()["model_version"] for c in clients} == {first_version}
+    # A new training published through the command line, as CI or a scheduled task would.
+    history = tmp_path / "h.csv"
+    assert main(["synthesize", "--out", str(history), "--users", "200", "--items", "100"]) == 0
+    assert main([
+        "train", "--history", str(history), "--model-dir", str(tmp_path / "local"),
+        "--publish", uri, "--factors", "8", "--iterations", "3", "--skip-eval", "--json",
+    ]) == 0  # fmt: skip
+    new = S3Store(uri, cache_dir=tmp_path / "check").current_version()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        versions = {c.get("/readyz").json()["model_version"] for c in clients}
+        if versions == {new}:
+            break
+        time.sleep(0.1)
+    assert versions == {new} != {first_version}
+    user = str(holders[0].current.model.user_ids[0])
+    lists = [c.get(f"/v1/users/{user}/recommendations").json() for c in clients]
+    assert lists[0]["items"] == lists[1]["items"] and lists[0]["model_version"] == new
 
 
 def test_warm_cache_and_inspect_read_the_registry(
@@ -159,8 +161,11 @@ def test_warm_cache_and_inspect_read_the_registry(
 
 
 def test_an_unreachable_registry_is_a_clean_error(s3, tmp_path: Path, capsys) -> None:
-    code = main(["inspect", "--model-uri", "s3://no-such-bucket-here/x", "--model-cache-dir", str(tmp_path)])
-    lines = [l for l in capsys.readouterr().err.splitlines() if l.startswith("recommendation-service")]
+    code = main(
+        ["inspect", "--model-uri", "s3://no-such-bucket-here/x", "--model-cache-dir", str(tmp_path)]
+    )
+    err = capsys.readouterr().err.splitlines()
+    lines = [line for line in err if line.startswith("recommendation-service")]
     assert code == 2 and len(lines) == 1
     assert "cannot read s3://no-such-bucket-here/x/CURRENT" in lines[0]
 

@@ -64,26 +64,30 @@ def test_the_budget_bounds_the_search_and_fixed_values_are_not_searched(interact
     )
     assert report.stopped_by_budget and report.skipped_trials > 0
     assert 1 <= len(report.trials) < 25
-    assert {t["factors"] for t in report.trials} == {8} and {t["alpha"] for t in report.trials} == {3.0}
+    assert {t["factors"] for t in report.trials} == {8} and {t["alpha"] for t in report.trials} == {
+        3.0
+    }
     assert chosen.factors == 8 and chosen.alpha == 3.0
     _, none = tune(interactions, base, TuningOptions(budget_s=0.0))
-    assert none.trials == [] and none.note and "defaults" in none.note
+    assert not none.trials and none.note and "defaults" in none.note
 
 
 def test_evaluate_tunes_on_the_train_split_only(monkeypatch) -> None:
     history = synthetic_history(users=200, items=80, sessions_per_user=20, seed=9)
     seen: list[int] = []
-    real_tune = evaluation.tune
+    real_tune = tune
 
     def spy(interactions, params, options):
         seen.append(int(interactions.matrix.nnz))
         return real_tune(interactions, params, options)
 
-    monkeypatch.setattr(evaluation, "tune", spy)
+    monkeypatch.setattr(evaluation, "tune", spy)  # the name evaluate() calls
     report = evaluation.evaluate(
         history, AlsParams(iterations=3), tuning=TuningOptions(budget_s=30), split="random"
     )
-    full = build_interactions(history.user_id, history.title_id, history.completion, history.started_at)
+    full = build_interactions(
+        history.user_id, history.title_id, history.completion, history.started_at
+    )
     assert seen and seen[0] < full.matrix.nnz  # the test pairs were not in what the search saw
     out = report.as_dict()
     assert out["tuning"]["chosen"]["factors"] == out["params"]["factors"]
@@ -107,11 +111,17 @@ def test_cli_train_tunes_by_default_and_stores_the_search(tmp_path: Path, capsys
     assert main(["train", "--model-dir", str(tmp_path / "m"), *args, *pinned]) == 0
     fixed = json.loads(capsys.readouterr().out)
     assert fixed["tuning"] is None
-    assert (fixed["params"]["factors"], fixed["params"]["regularization"], fixed["params"]["alpha"]) == (8, 1.0, 2.0)
+    assert (
+        fixed["params"]["factors"],
+        fixed["params"]["regularization"],
+        fixed["params"]["alpha"],
+    ) == (8, 1.0, 2.0)
 
 
 @pytest.mark.parametrize("keep", [0.5, 0.0])
-def test_inspect_on_a_truncated_seen_npz_is_one_clean_line(tmp_path: Path, capsys, keep: float) -> None:
+def test_inspect_on_a_truncated_seen_npz_is_one_clean_line(
+    tmp_path: Path, capsys, keep: float
+) -> None:
     history = tmp_path / "h.csv"
     assert main(["synthesize", "--out", str(history), "--users", "60", "--items", "30"]) == 0
     common = ["--history", str(history), "--no-tune", "--factors", "4", "--skip-eval"]
@@ -134,7 +144,12 @@ def test_no_password_reaches_any_output(pg_dsn: str, tmp_path: Path, capsys) -> 
         rows = [
             (f"s{i}", u, t, float(s), 60.0, float(c))
             for i, (u, t, c, s) in enumerate(
-                zip(h.user_id.tolist(), h.title_id.tolist(), h.completion.tolist(), h.started_at.tolist())
+                zip(
+                    h.user_id.tolist(),
+                    h.title_id.tolist(),
+                    h.completion.tolist(),
+                    h.started_at.tolist(),
+                )
             )
         ]
         cur.executemany(

@@ -82,7 +82,8 @@ def save_model(
     root: Path, model: RecommenderModel, ann: Optional[dict[str, AnnIndex]] = None
 ) -> Path:
     """Write `model` as a new version under `root` and point CURRENT at it; returns the version's
-    directory, whose name is the version actually used (a fresh suffix if the proposed one was taken)."""
+    directory, whose name is the version actually used (a fresh suffix if the proposed one was taken).
+    """
     root.mkdir(parents=True, exist_ok=True)
     version = model.version
     if not VERSION_PATTERN.match(version):
@@ -108,9 +109,7 @@ def save_model(
     return final
 
 
-def _rename_into_place(
-    staging: Path, root: Path, version: str, metadata: dict[str, Any]
-) -> Path:
+def _rename_into_place(staging: Path, root: Path, version: str, metadata: dict[str, Any]) -> Path:
     for _ in range(8):
         (staging / "metadata.json").write_text(
             json.dumps(
@@ -238,7 +237,9 @@ def _read_metadata(directory: Path) -> dict[str, Any]:
 def _read_array(directory: Path, name: str, mmap_mode: Optional[str]) -> Any:
     path = directory / f"{name}.npy"
     try:
-        return np.load(path, allow_pickle=False, mmap_mode=mmap_mode)  # type: ignore[call-overload]
+        if mmap_mode == "r":
+            return np.load(path, allow_pickle=False, mmap_mode="r")
+        return np.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise ModelError(f"{path} is missing") from None
     except Exception as exc:  # truncated or garbage: ValueError, EOFError, OSError

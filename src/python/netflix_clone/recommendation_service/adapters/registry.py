@@ -61,7 +61,8 @@ class RegistryError(ModelError):
 class ModelStore(Protocol):
     uri: str
 
-    def current_version(self) -> str: ...
+    def current_version(self) -> str:
+        ...
 
     def materialize(self, version: str) -> Path:
         """A local directory holding `version` (its name is the version)."""
@@ -137,7 +138,7 @@ class S3Store:
             raise RegistryError(f"cannot read {self.uri}/{POINTER}: {_short(exc)}") from exc
         if not VERSION_PATTERN.match(version):
             raise RegistryError(f"{self.uri}/{POINTER} holds an invalid version {version[:64]!r}")
-        return version
+        return str(version)
 
     def materialize(self, version: str) -> Path:
         if not VERSION_PATTERN.match(version):
@@ -247,7 +248,9 @@ class S3Store:
                 ContentType="text/plain",
             )
         except self._errors() as exc:
-            raise RegistryError(f"publishing {version} to {self.uri} failed: {_short(exc)}") from exc
+            raise RegistryError(
+                f"publishing {version} to {self.uri} failed: {_short(exc)}"
+            ) from exc
         _log.info("published model %s to %s", version, self.uri)
         return f"{self.uri}/versions/{version}"
 

@@ -183,9 +183,7 @@ class TopNCache:
         if self._bypass():
             return "bypassed", None
         if self._async_factory is None:
-            import anyio.to_thread
-
-            return await anyio.to_thread.run_sync(self.lookup, key)
+            return await asyncio.to_thread(self.lookup, key)
         try:
             raw = await self._async_client().get(key)
         except self._errors as exc:
@@ -203,9 +201,7 @@ class TopNCache:
         if self._bypass():
             return False
         if self._async_factory is None:
-            import anyio.to_thread
-
-            return await anyio.to_thread.run_sync(self.store, key, value)
+            return await asyncio.to_thread(self.store, key, value)
         try:
             await self._async_client().set(key, msgspec.json.encode(value), ex=self.ttl_s)
         except self._errors as exc:
