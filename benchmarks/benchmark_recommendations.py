@@ -268,6 +268,7 @@ def _closed_loop(
     request small, so it takes little from the server on a 2-core machine. Latency is send -> last byte;
     requests started during the warm-up are not counted."""
     import asyncio
+    import functools
 
     try:
         import uvloop
@@ -333,7 +334,9 @@ def _closed_loop(
         futures = []
         for c in range(connections):
             done: asyncio.Future[None] = loop.create_future()
-            await loop.create_connection(lambda c=c, d=done: Client(c, d, t_end), "127.0.0.1", port)
+            await loop.create_connection(
+                functools.partial(Client, c, done, t_end), "127.0.0.1", port
+            )
             futures.append(done)
         await asyncio.gather(*futures)
         return time.perf_counter()

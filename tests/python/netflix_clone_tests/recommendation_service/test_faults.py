@@ -11,6 +11,7 @@ workers, Redis behind a TCP forwarder this test stops and pauses. One row per fa
 | Redis hanging (forwarder paused)               | top-N 200 within the client's timeout, /healthz 200       |
 | Redis down while a new version is published    | the new version is served, the watcher lives on           |
 | Redis back                                     | /readyz "ready" again, lists cached again                 |
+| a worker killed with SIGKILL                   | the other answers; a new worker replaces it               |
 """
 
 from __future__ import annotations
@@ -41,19 +42,23 @@ def _command() -> list[str]:
     return [sys.executable, "-m", "netflix_clone.recommendation_service.cli"]
 
 
-def _tree_rss_kb(pid: int) -> int:
-    """RSS of a process and its children (the uvicorn supervisor and its workers)."""
-    total = 0
-    pids = {pid}
+def _children(pid: int) -> set[int]:
+    found = set()
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 stat = (entry / "stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()
                 if int(stat[1]) == pid:
-                    pids.add(int(entry.name))
+                    found.add(int(entry.name))
             except OSError:
                 continue
-    for p in pids:
+    return found
+
+
+def _tree_rss_kb(pid: int) -> int:
+    """RSS of a process and its children (the supervisor and its workers)."""
+    total = 0
+    for p in {pid} | _children(pid):
         try:
             for line in Path(f"/proc/{p}/status").read_text(encoding="utf-8").splitlines():
                 if line.startswith("VmRSS:"):
@@ -250,3 +255,38 @@ def test_row_redis_down_while_a_new_version_is_published(world) -> None:
             break
         time.sleep(0.2)
     assert versions == {newer}
+
+
+def test_row_a_worker_killed(world) -> None:
+    service, _, _ = world
+    workers = {
+        p for p in _children(service.process.pid) if "reco-worker" in _cmdline(p) or _is_python(p)
+    }
+    assert len(workers) >= 2
+    victim = sorted(workers)[0]
+    os.kill(victim, 9)
+    # Connections the victim held are gone with it; every new connection lands on a live worker.
+    base = f"http://127.0.0.1:{service.port}"
+    answers = [httpx.get(f"{base}/healthz", timeout=10).status_code for _ in range(20)]
+    assert answers == [200] * 20
+    service.client.close()
+    service.client = httpx.Client(base_url=base, timeout=10)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        alive = {p for p in _children(service.process.pid) if _is_python(p)}
+        if len(alive) >= 2 and victim not in alive:
+            break
+        time.sleep(0.2)
+    assert len(alive) >= 2 and victim not in alive
+    service.wait_ready()
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def _is_python(pid: int) -> bool:
+    return "python" in _cmdline(pid) and "resource_tracker" not in _cmdline(pid)
