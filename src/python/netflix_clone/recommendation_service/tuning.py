@@ -10,12 +10,15 @@ titles excluded, exactly as serving ranks):
 2. Coarse log grid over (regularization, alpha) at a middle factor count: regularization in
    {0.01, 0.1, 1, 10, 100} x alpha in {0.25, 1, 4, 16, 64} (25 trials). Both scales matter and
    interact: implicit's confidence is c = 1 + alpha * r, and the ridge term must be large against it.
-3. Factors: {16, 32, 64, 128} (capped by the catalog) at the best pair.
-4. Refinement: a pattern search of x2 / /2 steps on regularization and alpha around the best point
+3. Factors: {16, 32, 64, 128} (capped by the catalog) at each of the three best grid pairs.
+4. Refinement: a pattern search of x2 / /2 steps on regularization and alpha around the incumbent
    until no neighbour improves NDCG@10 by more than 0.1 % or the budget is spent.
-5. Confirmation: the 4 best points are scored again on a second, independent validation split (another
-   seed); the best mean NDCG@10 over the two splits wins. The best of ~35 noisy scores on one split is
-   biased upward; a second split guards against a lucky winner.
+5. Choice by the one-standard-error rule: of the points within one standard error (NDCG@10 over
+   validation users) of the best, the one with the fewest factors, then the strongest regularization.
+   The best of ~45 noisy scores is biased upward, and a validation split carved from history that is
+   itself a sample (its owner's held-out titles are unlabeled positives) flattens the differences
+   between good points; on MovieLens-100k the raw winner (128 factors, alpha 32) scored 0.413 NDCG@10
+   on the test split, the one-standard-error choice better (README).
 
 The budget is wall-clock seconds for the whole search. Before each trial its cost is predicted from
 the trials so far (scaled by the factor count); a trial that would overrun is skipped, so the search
@@ -38,7 +41,11 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from netflix_clone.recommendation_service.domain.interactions import Interactions
-from netflix_clone.recommendation_service.domain.metrics import RankingMetrics, evaluate_rankings
+from netflix_clone.recommendation_service.domain.metrics import (
+    RankingMetrics,
+    evaluate_rankings,
+    ndcg_at_k,
+)
 from netflix_clone.recommendation_service.training import AlsParams, train_als
 
 __all__ = [
@@ -65,7 +72,6 @@ class TuningOptions:
     validation_fraction: float = 0.2
     k: int = 10
     max_validation_users: int = 5_000
-    confirm_top: int = 4
     # Values fixed by the caller (explicit flags) are not searched.
     fixed_factors: Optional[int] = None
     fixed_regularization: Optional[float] = None
@@ -82,7 +88,10 @@ class TuningReport:
     stopped_by_budget: bool = False
     skipped_trials: int = 0
     validation_users: int = 0
-    method: str = "log-grid(regularization x alpha) -> factors -> x2 pattern search"
+    method: str = (
+        "log-grid(regularization x alpha) -> factors at the 3 best pairs -> x2 pattern search "
+        "-> one-standard-error rule"
+    )
     note: Optional[str] = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -158,12 +167,15 @@ def _score(
     held: dict[int, set[int]],
     params: AlsParams,
     k: int,
-) -> RankingMetrics:
+) -> tuple[RankingMetrics, float]:
     fit_interactions = replace(interactions, matrix=fit)
     model = train_als(fit_interactions, params, version="tuning")
     users = sorted(held)
     rankings = rank_top_k(model.user_factors, model.item_factors, fit, users, k)
-    return evaluate_rankings(rankings, held, interactions.n_items, k)
+    metrics = evaluate_rankings(rankings, held, interactions.n_items, k)
+    per_user = np.array([ndcg_at_k(rankings.get(u, []), held[u], k) for u in users])
+    se = float(per_user.std(ddof=1) / np.sqrt(per_user.size)) if per_user.size > 1 else 0.0
+    return metrics, se
 
 
 def tune(
@@ -214,6 +226,7 @@ def tune(
         chosen={}, validation={}, budget_s=options.budget_s, validation_users=len(held)
     )
     results: dict[tuple[int, float, float], RankingMetrics] = {}
+    errors: dict[tuple[int, float, float], float] = {}
     cost_per_factor: list[float] = []
 
     def trial(stage: str, factors: int, reg: float, alpha: float) -> Optional[RankingMetrics]:
@@ -227,10 +240,11 @@ def tune(
             return None
         params = replace(base, factors=factors, regularization=reg, alpha=alpha)
         t0 = time.perf_counter()
-        metrics = _score(interactions, fit, held, params, options.k)
+        metrics, se = _score(interactions, fit, held, params, options.k)
         seconds = time.perf_counter() - t0
         cost_per_factor.append(seconds / _cost_scale(factors))
         results[key] = metrics
+        errors[key] = se
         report.trials.append(
             {
                 "stage": stage,
@@ -239,6 +253,7 @@ def tune(
                 "alpha": alpha,
                 f"ndcg@{options.k}": round(metrics.ndcg, 6),
                 f"recall@{options.k}": round(metrics.recall, 6),
+                "se": round(se, 6),
                 "seconds": round(seconds, 3),
             }
         )
@@ -261,13 +276,28 @@ def tune(
             stopped_by_budget=True,
             note="the budget did not allow a single trial: defaults used",
         )
-    # 2. factors at the best pair
-    (_, reg, alpha), _ = best()
-    for factors in factor_choices:
-        trial("factors", factors, reg, alpha)
-    # 3. pattern search on regularization and alpha
+
+    def incumbent() -> tuple[int, float, float]:
+        """The one-standard-error rule (Breiman et al.; Hastie, Tibshirani & Friedman 7.10): among the
+        points whose NDCG@k is within one standard error (over validation users) of the best, the
+        simplest: fewest factors, then the strongest regularization. Differences inside that band are
+        noise, and on held-out data the simpler model does at least as well."""
+        top_key, top = best()
+        band = top.ndcg - errors[top_key]
+        eligible = [key for key, m in results.items() if m.ndcg >= band]
+        return min(eligible, key=lambda key: (key[0], -key[1], -results[key].ndcg))
+
+    # 2. factors at the three best grid pairs (a pair that needs more factors can overtake)
+    pairs = sorted(
+        {(r, a): m for (f, r, a), m in results.items()}.items(), key=lambda kv: -kv[1].ndcg
+    )[:3]
+    for (reg, alpha), _ in pairs:
+        for factors in factor_choices:
+            trial("factors", factors, reg, alpha)
+    # 3. pattern search on regularization and alpha around the incumbent
     for _ in range(6):
-        (factors, reg, alpha), current = best()
+        factors, reg, alpha = incumbent()
+        current = results[(factors, reg, alpha)]
         improved = False
         steps = []
         if options.fixed_regularization is None:
@@ -281,46 +311,8 @@ def tune(
         if not improved or report.stopped_by_budget:
             break
 
-    # 4. Confirmation: one validation split picks winners partly by luck (the best of ~35 noisy scores
-    #    is biased upward). The leading candidates are scored again on a second, independent split
-    #    and the best mean over both wins.
-    leaders = sorted(results.items(), key=lambda kv: -kv[1].ndcg)[: options.confirm_top]
-    fit2, held2 = validation_split(interactions.matrix, options.validation_fraction, base.seed + 1)
-    held2 = {u: held2[u] for u in held if u in held2}
-    means: dict[tuple[int, float, float], float] = {}
-    for key, first in leaders:
-        f, r, a = key
-        predicted = np.median(cost_per_factor) * _cost_scale(f)
-        if not held2 or time.perf_counter() + predicted > deadline:
-            report.stopped_by_budget = report.stopped_by_budget or bool(held2)
-            break
-        t0 = time.perf_counter()
-        second = _score(
-            interactions,
-            fit2,
-            held2,
-            replace(base, factors=f, regularization=r, alpha=a),
-            options.k,
-        )
-        means[key] = (first.ndcg + second.ndcg) / 2
-        report.trials.append(
-            {
-                "stage": "confirm",
-                "factors": f,
-                "regularization": r,
-                "alpha": a,
-                f"ndcg@{options.k}": round(second.ndcg, 6),
-                f"recall@{options.k}": round(second.recall, 6),
-                f"mean_ndcg@{options.k}": round(means[key], 6),
-                "seconds": round(time.perf_counter() - t0, 3),
-            }
-        )
-    if len(means) >= 2:
-        key = max(means, key=lambda k: (means[k], -k[0]))
-        factors, reg, alpha = key
-        metrics = results[key]
-    else:
-        (factors, reg, alpha), metrics = best()
+    factors, reg, alpha = incumbent()
+    metrics = results[(factors, reg, alpha)]
     chosen = replace(base, factors=factors, regularization=reg, alpha=alpha)
     report.chosen = _params_dict(chosen)
     report.validation = metrics.as_dict()
