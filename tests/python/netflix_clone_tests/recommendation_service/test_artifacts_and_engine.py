@@ -203,3 +203,20 @@ def test_large_catalog_path_uses_ann_with_recall_in_metadata(tmp_path: Path) -> 
         total += 10
     assert hits / total >= 0.9
     assert rec.similar(str(loaded.model.item_ids[0]), 5).strategy == "cosine-ann"
+
+
+def test_loaded_factors_are_memory_mapped_and_served_without_a_copy(trained) -> None:
+    """Worker processes share one page-cache copy of the factors: nothing copies them at load."""
+    root, result = trained
+    loaded = load_model(root)
+    assert isinstance(loaded.model.item_factors, np.memmap)
+    assert isinstance(loaded.model.user_factors, np.memmap)
+    assert isinstance(loaded.unit_items, np.memmap)
+    rec = Recommender(loaded.model, unit_items=loaded.unit_items)
+    assert np.shares_memory(
+        rec._item_factors, loaded.model.item_factors
+    )  # pylint: disable=protected-access
+    assert (
+        rec.recommend(str(result.model.user_ids[0]), 5).items
+        == Recommender(result.model).recommend(str(result.model.user_ids[0]), 5).items
+    )
