@@ -213,9 +213,8 @@ def test_loaded_factors_are_memory_mapped_and_served_without_a_copy(trained) -> 
     assert isinstance(loaded.model.user_factors, np.memmap)
     assert isinstance(loaded.unit_items, np.memmap)
     rec = Recommender(loaded.model, unit_items=loaded.unit_items)
-    assert np.shares_memory(
-        rec._item_factors, loaded.model.item_factors
-    )  # pylint: disable=protected-access
+    served = rec._item_factors  # pylint: disable=protected-access
+    assert np.shares_memory(served, loaded.model.item_factors)
     assert (
         rec.recommend(str(result.model.user_ids[0]), 5).items
         == Recommender(result.model).recommend(str(result.model.user_ids[0]), 5).items
