@@ -44,6 +44,7 @@ class Recommender:
         ann: Optional[AnnIndex] = None,
         similar_ann: Optional[AnnIndex] = None,
         cold_start: str = "popularity",
+        unit_items: Optional[npt.NDArray[np.float32]] = None,
     ) -> None:
         if cold_start not in ("popularity", "trending"):
             raise ValueError("cold_start must be 'popularity' or 'trending'")
@@ -54,10 +55,13 @@ class Recommender:
         self._users = {u: i for i, u in enumerate(model.user_ids.tolist())}
         self._items = {t: i for i, t in enumerate(model.item_ids.tolist())}
         self._item_ids: list[str] = model.item_ids.tolist()
-        norms = np.linalg.norm(model.item_factors, axis=1, keepdims=True)
-        self._unit_items = (model.item_factors / np.where(norms == 0, 1.0, norms)).astype(
-            np.float32
-        )
+        # Plain ndarray views of (possibly memory-mapped) arrays: no copy, shared between workers.
+        self._user_factors = np.asarray(model.user_factors)
+        self._item_factors = np.asarray(model.item_factors)
+        if unit_items is None:
+            norms = np.linalg.norm(self._item_factors, axis=1, keepdims=True)
+            unit_items = (self._item_factors / np.where(norms == 0, 1.0, norms)).astype(np.float32)
+        self._unit_items = np.asarray(unit_items)
         cold = model.popularity if cold_start == "popularity" else model.trending
         self._cold_order = np.lexsort((np.arange(cold.size), -cold)).astype(np.int64)
         self._cold_scores = cold
@@ -83,13 +87,13 @@ class Recommender:
 
     def score(self, user: str, item: str) -> float:
         u, i = self.user_index(user), self.item_index(item)
-        return float(self.model.user_factors[u].dot(self.model.item_factors[i]))
+        return float(self._user_factors[u].dot(self._item_factors[i]))
 
     def score_indices(
         self, users: npt.NDArray[np.int64], items: npt.NDArray[np.int64]
     ) -> npt.NDArray[np.float32]:
         """Vectorized scores for aligned (user index, item index) pairs."""
-        uf, itf = self.model.user_factors, self.model.item_factors
+        uf, itf = self._user_factors, self._item_factors
         scores: npt.NDArray[np.float32] = np.einsum("ij,ij->i", uf[users], itf[items]).astype(
             np.float32
         )
@@ -98,7 +102,7 @@ class Recommender:
     def scores(self, user: str, items: Sequence[str]) -> list[float]:
         u = self.user_index(user)
         idx = np.fromiter((self.item_index(i) for i in items), dtype=np.int64, count=len(items))
-        values = self.model.item_factors[idx] @ self.model.user_factors[u]
+        values = self._item_factors[idx] @ self._user_factors[u]
         return [float(v) for v in values]
 
     def recommend(
@@ -110,22 +114,25 @@ class Recommender:
         exclude: Sequence[str] = (),
         diversity: float = 0.0,
     ) -> Recommendation:
-        excluded = [self._items[t] for t in exclude if t in self._items]
+        items = self._items
+        explicit = [items[t] for t in exclude if t in items]
         u = self._users.get(user)
         if u is None:
-            return self._cold(n, excluded)
+            return self._cold(n, explicit)
+        excluded: npt.NDArray[np.int64] = np.asarray(explicit, dtype=np.int64)
         if exclude_seen:
-            excluded.extend(self.model.seen_items(u).tolist())
-        vector = self.model.user_factors[u]
+            seen = self.model.seen_items(u).astype(np.int64, copy=False)
+            excluded = np.concatenate((excluded, seen)) if excluded.size else seen
+        vector = self._user_factors[u]
         pool = n if diversity == 0 else max(n * 5, 50)
         if self.ann is not None:
-            idx, scores = _ann_top(self.ann, vector, pool, excluded)
+            idx, scores = _ann_top(self.ann, vector, pool, excluded.tolist())
             strategy = "als-ann"
         else:
-            idx, scores = top_n(self.model.item_factors @ vector, pool, excluded)
+            idx, scores = top_n(self._item_factors @ vector, pool, excluded)
             strategy = "als-exact"
         if diversity > 0 and idx.size:
-            chosen = mmr_rerank(idx, scores, self.model.item_factors, n, diversity)
+            chosen = mmr_rerank(idx, scores, self._item_factors, n, diversity)
             lookup = dict(zip(idx.tolist(), scores.tolist()))
             return self._result(chosen.tolist(), [lookup[i] for i in chosen.tolist()], strategy)
         return self._result(idx[:n].tolist(), scores[:n].tolist(), strategy)
@@ -160,9 +167,18 @@ class Recommender:
 def _ann_top(
     index: AnnIndex, vector: npt.NDArray[np.float32], n: int, excluded: list[int]
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+    """The n best unexcluded items. Asking the graph for n + |excluded| neighbours guarantees n
+    survivors but widens every search (a user's ~40 seen titles make k 5x larger); most excluded titles
+    are nowhere near the top, so a narrow query comes first and the wide one only when it falls short.
+    """
     blocked = set(excluded)
-    labels, scores = index.query(vector, n + len(blocked))
-    keep = np.fromiter(
-        (label not in blocked for label in labels.tolist()), dtype=bool, count=labels.size
-    )
-    return labels[keep][:n], scores[keep][:n]
+    wide = n + len(blocked)
+    narrow = min(wide, max(2 * n, n + 8))
+    for k in (narrow, wide) if narrow < wide else (wide,):
+        labels, scores = index.query(vector, k)
+        keep = np.fromiter(
+            (label not in blocked for label in labels.tolist()), dtype=bool, count=labels.size
+        )
+        if int(keep.sum()) >= n or k == wide:
+            return labels[keep][:n], scores[keep][:n]
+    raise AssertionError("unreachable")  # pragma: no cover

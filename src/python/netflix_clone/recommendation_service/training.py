@@ -22,7 +22,11 @@ from netflix_clone.recommendation_service.domain.interactions import (
     popularity_scores,
     trending_scores,
 )
-from netflix_clone.recommendation_service.domain.model import FORMAT_VERSION, RecommenderModel
+from netflix_clone.recommendation_service.domain.model import (
+    FORMAT_VERSION,
+    RecommenderModel,
+    new_version,
+)
 
 __all__ = ["AlsParams", "ProgressFn", "confidence_matrix", "train_als"]
 
@@ -94,8 +98,7 @@ def train_als(
     seen.data = np.ones_like(seen.data)
     created = time.time()
     return RecommenderModel(
-        version=version
-        or time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(created)) + "-" + interactions.data_hash[:8],
+        version=version or new_version(interactions.data_hash, created),
         user_ids=interactions.user_ids,
         item_ids=interactions.item_ids,
         user_factors=np.ascontiguousarray(model.user_factors, dtype=np.float32),

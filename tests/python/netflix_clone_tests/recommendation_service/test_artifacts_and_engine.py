@@ -1,12 +1,17 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from netflix_clone.recommendation_service.adapters.artifacts import current_version, load_model
+from netflix_clone.recommendation_service.adapters.artifacts import (
+    current_version,
+    load_model,
+    save_model,
+)
 from netflix_clone.recommendation_service.domain.model import ModelError
 from netflix_clone.recommendation_service.engine import Recommender, UnknownItem, UnknownUser
 
@@ -69,8 +74,44 @@ def test_loading_reports_missing_files_and_pointer(trained, tmp_path: Path) -> N
     _, result = trained
     directory = _copy(result, tmp_path)
     (directory / "seen.npz").unlink()
-    with pytest.raises(ModelError, match="seen.npz is unreadable"):
+    with pytest.raises(ModelError, match="seen.npz is missing"):
         load_model(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "name, keep",
+    [("seen.npz", 0.5), ("seen.npz", 0.0), ("item_factors.npy", 0.5), ("metadata.json", 0.3)],
+)
+def test_truncated_files_give_one_line_errors(
+    trained, tmp_path: Path, name: str, keep: float
+) -> None:
+    _, result = trained
+    directory = _copy(result, tmp_path)
+    path = directory / name
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+    with pytest.raises(ModelError) as caught:
+        load_model(tmp_path)
+    message = str(caught.value)
+    assert name in message and "\n" not in message and len(message) < 400
+
+
+def test_two_saves_of_the_same_model_in_the_same_instant_both_succeed(
+    trained, tmp_path: Path
+) -> None:
+    """Versions carry microseconds and a random suffix, and a taken name is drawn again."""
+    _, result = trained
+    model = result.model
+    # Even the very same proposed name (a clock that did not move), from threads racing for it.
+    with ThreadPoolExecutor(4) as pool:
+        paths = list(pool.map(lambda _: save_model(tmp_path, model), range(4)))
+    assert len({p.name for p in paths}) == 4 and all(p.is_dir() for p in paths)
+    assert current_version(tmp_path) in {p.name for p in paths}
+    for path in paths:
+        loaded = load_model(tmp_path, path.name).model
+        assert loaded.version == path.name
+        assert json.loads((path / "metadata.json").read_text())["version"] == path.name
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
 def test_exclude_seen_and_explicit_exclusions(trained) -> None:
@@ -162,3 +203,19 @@ def test_large_catalog_path_uses_ann_with_recall_in_metadata(tmp_path: Path) -> 
         total += 10
     assert hits / total >= 0.9
     assert rec.similar(str(loaded.model.item_ids[0]), 5).strategy == "cosine-ann"
+
+
+def test_loaded_factors_are_memory_mapped_and_served_without_a_copy(trained) -> None:
+    """Worker processes share one page-cache copy of the factors: nothing copies them at load."""
+    root, result = trained
+    loaded = load_model(root)
+    assert isinstance(loaded.model.item_factors, np.memmap)
+    assert isinstance(loaded.model.user_factors, np.memmap)
+    assert isinstance(loaded.unit_items, np.memmap)
+    rec = Recommender(loaded.model, unit_items=loaded.unit_items)
+    served = rec._item_factors  # pylint: disable=protected-access
+    assert np.shares_memory(served, loaded.model.item_factors)
+    assert (
+        rec.recommend(str(result.model.user_ids[0]), 5).items
+        == Recommender(result.model).recommend(str(result.model.user_ids[0]), 5).items
+    )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from netflix_clone.recommendation_service.domain.interactions import (
     build_interactions,
@@ -14,6 +16,7 @@ from netflix_clone.recommendation_service.domain.metrics import (
     average_precision_at_k,
     evaluate_rankings,
     ndcg_at_k,
+    normalized_recall_at_k,
     recall_at_k,
 )
 from netflix_clone.recommendation_service.domain.ranking import mmr_rerank, top_n
@@ -81,6 +84,31 @@ def test_popularity_counts_distinct_viewers_and_trending_decays() -> None:
     assert trend["old"] < 0.01  # three viewers, but ten half-lives ago
 
 
+@settings(max_examples=150, deadline=None)
+@given(
+    size=st.integers(1, 3000),
+    n=st.integers(1, 80),
+    rounding=st.sampled_from([None, 0, 1]),
+    excluded_fraction=st.floats(0, 0.5),
+    seed=st.integers(0, 2**16),
+)
+def test_top_n_matches_a_full_sort(
+    size: int, n: int, rounding: int | None, excluded_fraction: float, seed: int
+) -> None:
+    """The block-maximum shortcut returns exactly what a full stable sort would (ties by index)."""
+    rng = np.random.default_rng(seed)
+    scores = rng.normal(size=size).astype(np.float32)
+    if rounding is not None:
+        scores = np.round(scores, rounding)  # many ties
+    excluded = rng.integers(0, size, int(size * excluded_fraction))
+    blocked = scores.copy()
+    blocked[excluded] = -np.inf
+    expected = [i for i in np.lexsort((np.arange(size), -blocked)) if np.isfinite(blocked[i])][:n]
+    idx, values = top_n(scores, n, excluded)
+    assert idx.tolist() == expected
+    np.testing.assert_array_equal(values, scores[expected])
+
+
 def test_top_n_excludes_orders_and_breaks_ties_by_index() -> None:
     scores = np.array([0.5, 0.9, 0.9, 0.1, 0.7], dtype=np.float32)
     idx, vals = top_n(scores, 3, exclude=[4])
@@ -107,6 +135,12 @@ def test_metrics_worked_example() -> None:
         1.5 / (1 + 1 / np.log2(3) + 0.5), abs=1e-9
     )
     assert average_precision_at_k(ranked, relevant, 3) == pytest.approx((1 + 2 / 3) / 3)
+    # Recall@k is hits / |relevant| (the common definition); the normalized variant caps |R| at k.
+    assert recall_at_k([1, 2], relevant, 2) == pytest.approx(1 / 3)
+    assert normalized_recall_at_k([1, 2], relevant, 2) == pytest.approx(1 / 2)
+    many = evaluate_rankings({0: [1, 3]}, {0: [1, 3, 4, 5]}, n_items=10, k=2)
+    assert (many.recall, many.normalized_recall) == (0.5, 1.0)
+    assert many.as_dict()["recall@2"] == 0.5 and many.as_dict()["normalized_recall@2"] == 1.0
     perfect = evaluate_rankings({0: [1, 3, 4]}, {0: [1, 3, 4]}, n_items=10, k=3)
     assert (perfect.ndcg, perfect.recall, perfect.map, perfect.coverage) == (1.0, 1.0, 1.0, 0.3)
     with pytest.raises(ValueError):

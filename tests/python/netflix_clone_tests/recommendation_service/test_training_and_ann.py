@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from netflix_clone.recommendation_service.ann import build_ann_index, exact_recall_at_k
@@ -43,7 +45,11 @@ def test_model_metadata_records_data_hash_and_parameters() -> None:
     model = train_als(_interactions(), AlsParams(factors=8, iterations=2))
     assert model.metadata["data_hash"] == _interactions().data_hash
     assert model.metadata["params"]["factors"] == 8
-    assert model.version.endswith(model.metadata["data_hash"][:8])
+    # YYYYmmddTHHMMSS.ffffffZ-<data hash>-<random>: unique well below the second.
+    assert re.fullmatch(
+        rf"\d{{8}}T\d{{6}}\.\d{{6}}Z-{model.metadata['data_hash'][:8]}-[0-9a-f]{{4}}", model.version
+    )
+    assert train_als(_interactions(), AlsParams(factors=8, iterations=2)).version != model.version
 
 
 def test_als_beats_popularity_on_planted_structure_in_both_splits() -> None:

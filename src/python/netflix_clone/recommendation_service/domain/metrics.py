@@ -1,10 +1,14 @@
 """Offline ranking metrics at a cutoff k, averaged over users with at least one held-out item.
 
 For one user with ranked list L (length ≤ k) and relevant set R:
-- Recall@k = |L ∩ R| / min(k, |R|)  (so a perfect list scores 1 even when |R| > k)
+- Recall@k = |L ∩ R| / |R|  (the common definition: a user with more than k relevant items cannot
+  reach 1)
+- normalized Recall@k = |L ∩ R| / min(k, |R|)  (a perfect list scores 1 even when |R| > k; reported
+  separately as `normalized_recall@k`, never under the name Recall@k)
 - NDCG@k   = DCG / IDCG with DCG = Σ_{i: L_i ∈ R} 1/log2(i + 2), IDCG the DCG of min(k, |R|) hits
 - AP@k     = (1 / min(k, |R|)) Σ_{i: L_i ∈ R} precision@(i + 1); MAP@k averages AP@k
-Worked example: L = [a, b, c], R = {a, c, d}, k = 3: Recall = 2/3; DCG = 1 + 1/2 = 1.5,
+Worked example: L = [a, b, c], R = {a, c, d}, k = 3: Recall = 2/3 (normalized Recall 2/3 too; with
+k = 2, L = [a, b]: Recall = 1/3, normalized Recall = 1/2); DCG = 1 + 1/2 = 1.5,
 IDCG = 1 + 0.631 + 0.5 = 2.131, NDCG = 0.704; AP = (1/1 + 2/3) / 3 = 0.556.
 Catalog coverage = distinct items recommended across all users / catalog size.
 """
@@ -20,11 +24,21 @@ __all__ = [
     "average_precision_at_k",
     "evaluate_rankings",
     "ndcg_at_k",
+    "normalized_recall_at_k",
     "recall_at_k",
 ]
 
 
 def recall_at_k(ranked: Sequence[int], relevant: set[int], k: int) -> float:
+    """hits / |relevant|."""
+    if not relevant:
+        raise ValueError("recall is undefined without relevant items")
+    hits = sum(1 for item in ranked[:k] if item in relevant)
+    return hits / len(relevant)
+
+
+def normalized_recall_at_k(ranked: Sequence[int], relevant: set[int], k: int) -> float:
+    """hits / min(k, |relevant|): 1 for a perfect list whatever |relevant| is."""
     if not relevant:
         raise ValueError("recall is undefined without relevant items")
     hits = sum(1 for item in ranked[:k] if item in relevant)
@@ -59,11 +73,13 @@ class RankingMetrics:
     recall: float
     map: float
     coverage: float
+    normalized_recall: float = 0.0
 
     def as_dict(self) -> dict[str, float]:
         return {
             f"ndcg@{self.k}": round(self.ndcg, 6),
             f"recall@{self.k}": round(self.recall, 6),
+            f"normalized_recall@{self.k}": round(self.normalized_recall, 6),
             f"map@{self.k}": round(self.map, 6),
             "coverage": round(self.coverage, 6),
             "users": self.users,
@@ -79,7 +95,7 @@ def evaluate_rankings(
     users = [u for u, items in held_out.items() if items]
     if not users:
         raise ValueError("no user has held-out items to evaluate against")
-    ndcg = recall = ap = 0.0
+    ndcg = recall = normalized = ap = 0.0
     recommended: set[int] = set()
     for user in users:
         relevant = set(held_out[user])
@@ -87,8 +103,15 @@ def evaluate_rankings(
         recommended.update(ranked)
         ndcg += ndcg_at_k(ranked, relevant, k)
         recall += recall_at_k(ranked, relevant, k)
+        normalized += normalized_recall_at_k(ranked, relevant, k)
         ap += average_precision_at_k(ranked, relevant, k)
     count = len(users)
     return RankingMetrics(
-        k, count, ndcg / count, recall / count, ap / count, len(recommended) / n_items
+        k,
+        count,
+        ndcg / count,
+        recall / count,
+        ap / count,
+        len(recommended) / n_items,
+        normalized / count,
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -9,9 +11,16 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-__all__ = ["FORMAT_VERSION", "ModelError", "RecommenderModel"]
+__all__ = ["FORMAT_VERSION", "ModelError", "RecommenderModel", "new_version"]
 
 FORMAT_VERSION = 1
+
+
+def new_version(data_hash: str, created: float) -> str:
+    """`YYYYmmddTHHMMSS.ffffffZ-<data hash>-<random>`: sorts by time, unique well below the second."""
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(created))
+    micros = int(round((created % 1) * 1_000_000)) % 1_000_000
+    return f"{stamp}.{micros:06d}Z-{data_hash[:8]}-{secrets.token_hex(2)}"
 
 
 class ModelError(ValueError):
