@@ -346,13 +346,13 @@ class StreamConsumer:
             self.store.release([s.sid for s, _ in failed])
             raise first
         release = []
-        for session, exc in failed:
+        for session, error in failed:
             count = self._sink_failures.get(session.sid, 0) + 1
             self._sink_failures[session.sid] = count
             if count < self.poison_after:
                 release.append(session.sid)
                 continue
-            self._dead_letter_session(session, exc)
+            self._dead_letter_session(session, error)
         self.store.release(release)
         return written
 
@@ -530,6 +530,8 @@ def _write_each(
         written.append(session)
     if not written:
         raise first
-    for session, exc in refused:
-        dead(DeadLetter(session.session_id, b"", "sink_rejected", f"{type(exc).__name__}: {exc}"))
+    for session, error in refused:
+        dead(
+            DeadLetter(session.session_id, b"", "sink_rejected", f"{type(error).__name__}: {error}")
+        )
     return written

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from netflix_clone.analytics_consumer.adapters.redis_streams import publish_events
 from netflix_clone.analytics_consumer.adapters.sinks import (
+    SessionSink,
     SESSION_COLUMNS,
     JsonLinesSink,
     PostgresSink,
@@ -125,7 +126,7 @@ def test_replay_skips_each_bad_line_and_writes_every_valid_session(
 ) -> None:
     lines = _mixed()
     db, jsonl = tmp_path / "r.sqlite", tmp_path / "r.jsonl"
-    sinks = [SqliteSink(db), JsonLinesSink(jsonl), PostgresSink(pg_dsn)]
+    sinks: list[SessionSink] = [SqliteSink(db), JsonLinesSink(jsonl), PostgresSink(pg_dsn)]
     result, _ = replay_lines(enumerate(lines, start=1), sinks, RULE)
     for sink in sinks:
         sink.close()

@@ -103,8 +103,9 @@ def compute_session(events: Iterable[PlayerEvent], close_reason: str) -> Session
 
         kind = type(event)
         if kind is Heartbeat:
-            if event.pos_ms > position_ms:  # type: ignore[union-attr]  # pylint: disable=consider-using-max-builtin
-                position_ms = event.pos_ms  # type: ignore[union-attr]
+            pos_ms: int = event.pos_ms  # type: ignore[union-attr,assignment]  # checked by kind
+            if pos_ms > position_ms:  # pylint: disable=consider-using-max-builtin  # hot loop
+                position_ms = pos_ms
         elif kind is RenditionChange:
             if first_frame_ts is not None and bitrate is not None and event.br != bitrate:  # type: ignore[union-attr]
                 switches += 1
