@@ -9,7 +9,10 @@ Needs Redis (default redis://127.0.0.1:6379/0); keys live under a unique prefix 
 
 from __future__ import annotations
 
+# isort: off
 import harness  # noqa: F401  (first: pins BLAS threads)
+
+# isort: on
 
 import argparse  # noqa: E402
 import multiprocessing as mp  # noqa: E402
@@ -25,10 +28,7 @@ import redis  # noqa: E402
 
 from netflix_clone.analytics_consumer.adapters.redis_streams import publish_events  # noqa: E402
 from netflix_clone.analytics_consumer.adapters.sinks import PostgresSink, SqliteSink  # noqa: E402
-from netflix_clone.analytics_consumer.consumer import (
-    StreamConsumer,
-    consumer_for_prefix,
-)  # noqa: E402
+from netflix_clone.analytics_consumer.consumer import StreamConsumer, consumer_for_prefix  # noqa: E402
 from netflix_clone.analytics_consumer.domain.closing import ClosingRule  # noqa: E402
 from netflix_clone.analytics_consumer.domain.session import compute_session  # noqa: E402
 from netflix_clone.analytics_consumer.domain.simulator import simulate_population  # noqa: E402
@@ -99,8 +99,7 @@ def bench_throughput(client: Any, prefix: str, sessions: int, sinks: list[Any]) 
         "events_per_s_wall": len(events) / wall,
         "events_per_consumer_cpu_s": len(events) / cpu,
         "redis_cpu_us_per_event": redis_cpu / len(events) * 1e6,
-        "redis_bytes_per_open_event": open_memory
-        / max(1, consumer.metrics.total(consumer.metrics.stored)),
+        "redis_bytes_per_open_event": open_memory / max(1, consumer.metrics.total(consumer.metrics.stored)),
         "sessions_committed": committed,
     }
 
@@ -117,17 +116,11 @@ def _produce(url: str, stream: str, payloads: list[bytes], rate: float) -> None:
         publish_events(client, stream, payloads[start : start + per_tick])
 
 
-def bench_latency(
-    url: str, client: Any, prefix: str, rate: float, seconds: float, sinks: list[Any]
-) -> dict[str, Any]:
-    events = simulate_population(
-        sessions=int(rate * seconds / 150) + 10, users=2000, seed=7, spread_s=seconds
-    )
+def bench_latency(url: str, client: Any, prefix: str, rate: float, seconds: float, sinks: list[Any]) -> dict[str, Any]:
+    events = simulate_population(sessions=int(rate * seconds / 150) + 10, users=2000, seed=7, spread_s=seconds)
     payloads = [encode_event(e) for e in events][: int(rate * seconds)]
     consumer = _consumer(client, prefix, sinks, name="latency")
-    producer = mp.get_context("spawn").Process(
-        target=_produce, args=(url, prefix + "events", payloads, rate)
-    )
+    producer = mp.get_context("spawn").Process(target=_produce, args=(url, prefix + "events", payloads, rate))
     latencies: list[float] = []
     producer.start()
     deadline = time.time() + seconds * 3 + 30
@@ -142,16 +135,12 @@ def bench_latency(
         seen += len(entries)
     producer.join(30)
     stats = harness.percentiles(np.asarray(latencies))
-    log(
-        f"event -> real-time view at {rate:.0f} events/s: p50 {stats['p50']:.2f} ms p99 {stats['p99']:.2f} ms"
-    )
+    log(f"event -> real-time view at {rate:.0f} events/s: p50 {stats['p50']:.2f} ms p99 {stats['p99']:.2f} ms")
     return {"ms": stats, "rate": rate, "events": seen}
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--postgres", help="also commit sessions to this PostgreSQL database")
@@ -170,13 +159,9 @@ def main(argv: Optional[list[str]] = None) -> int:
             log("QoE calculation")
             metrics["qoe"] = bench_qoe(200 if args.quick else 2000)
             log("end-to-end throughput")
-            metrics["throughput"] = bench_throughput(
-                client, prefix + "tp:", 100 if args.quick else 1000, sinks
-            )
+            metrics["throughput"] = bench_throughput(client, prefix + "tp:", 100 if args.quick else 1000, sinks)
             metrics["throughput"]["sinks"] = [type(s).__name__ for s in sinks]
-            log(
-                f"{metrics['throughput']['events_per_consumer_cpu_s']:.0f} events per consumer CPU second"
-            )
+            log(f"{metrics['throughput']['events_per_consumer_cpu_s']:.0f} events per consumer CPU second")
             metrics["latency"] = bench_latency(
                 args.redis_url,
                 client,
@@ -188,9 +173,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     finally:
         for key in client.scan_iter(match=prefix + "*", count=1000):
             client.delete(key)
-    harness.write_report(
-        "analytics", metrics, harness.environment(["msgspec", "redis", "hiredis"]), args.out
-    )
+    harness.write_report("analytics", metrics, harness.environment(["msgspec", "redis", "hiredis"]), args.out)
     return 0
 
 

@@ -17,7 +17,10 @@ Needs valgrind (Debian: apt-get install valgrind).
 
 from __future__ import annotations
 
+# isort: off
 import harness  # noqa: F401  (first: pins BLAS threads before numpy loads)
+
+# isort: on
 
 import argparse  # noqa: E402
 import gc  # noqa: E402
@@ -70,15 +73,13 @@ def prepare(workdir: Path) -> None:
 
     Single-threaded with fixed seeds, so every revision that builds it the same way gets the same files.
     """
-    from benchmark_recommendations import synthetic_model
-
     from netflix_clone.recommendation_service.adapters.artifacts import save_model
     from netflix_clone.recommendation_service.ann import build_ann_index
 
+    from benchmark_recommendations import synthetic_model
+
     model = synthetic_model(users=5_000, items=20_000, dim=64, seen_per_user=40, seed=4)
-    index, report = build_ann_index(
-        model.item_factors, model.user_factors, target_recall=0.95, threads=1
-    )
+    index, report = build_ann_index(model.item_factors, model.user_factors, target_recall=0.95, threads=1)
     model.metadata["ann"] = {"ip": {"ef": report.ef}}
     save_model(workdir / "model", model, ann={"ip": index})
 
@@ -256,9 +257,7 @@ def _valgrind_version(valgrind: str) -> Optional[str]:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "--repeats",
         type=int,
@@ -300,9 +299,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             "unit": "instructions per unit of work",
             "what": kernel.what,
         }
-        log(
-            f"{kernel.name}: {statistics.median(per_op):,.0f} instructions per unit ({kernel.what})"
-        )
+        log(f"{kernel.name}: {statistics.median(per_op):,.0f} instructions per unit ({kernel.what})")
     env = harness.environment(["numpy", "scipy", "hnswlib", "msgspec"])
     env["valgrind"] = _valgrind_version(valgrind)
     harness.write_report("instructions", {"kernels": kernels}, env, args.out)

@@ -12,7 +12,10 @@ benchmarks/targets.json; this script only measures.
 
 from __future__ import annotations
 
+# isort: off
 import harness  # noqa: F401  (first: pins BLAS threads before numpy loads)
+
+# isort: on
 
 import argparse  # noqa: E402
 import multiprocessing as mp  # noqa: E402
@@ -27,17 +30,9 @@ import numpy.typing as npt  # noqa: E402
 import scipy.sparse as sp  # noqa: E402
 
 from netflix_clone.recommendation_service.adapters.artifacts import save_model  # noqa: E402
-from netflix_clone.recommendation_service.ann import (
-    build_ann_index,
-    exact_recall_at_k,
-)  # noqa: E402
-from netflix_clone.recommendation_service.domain.interactions import (
-    build_interactions,
-)  # noqa: E402
-from netflix_clone.recommendation_service.domain.model import (
-    FORMAT_VERSION,
-    RecommenderModel,
-)  # noqa: E402
+from netflix_clone.recommendation_service.ann import build_ann_index, exact_recall_at_k  # noqa: E402
+from netflix_clone.recommendation_service.domain.interactions import build_interactions  # noqa: E402
+from netflix_clone.recommendation_service.domain.model import FORMAT_VERSION, RecommenderModel  # noqa: E402
 from netflix_clone.recommendation_service.engine import Recommender  # noqa: E402
 from netflix_clone.recommendation_service.synthetic import synthetic_history  # noqa: E402
 from netflix_clone.recommendation_service.training import AlsParams, train_als  # noqa: E402
@@ -49,9 +44,7 @@ def log(message: str) -> None:
     print(f"[benchmark_recommendations] {message}", file=sys.stderr, flush=True)
 
 
-def clustered_factors(
-    n: int, dim: int, rng: np.random.Generator, clusters: int = 256
-) -> npt.NDArray[np.float32]:
+def clustered_factors(n: int, dim: int, rng: np.random.Generator, clusters: int = 256) -> npt.NDArray[np.float32]:
     """Factor vectors shaped like a trained model's: taste clusters plus noise, varying norms."""
     centers = rng.normal(size=(clusters, dim)).astype(np.float32)
     labels = rng.integers(0, clusters, size=n)
@@ -60,9 +53,7 @@ def clustered_factors(
     return np.ascontiguousarray(vectors * 0.1, dtype=np.float32)
 
 
-def synthetic_model(
-    users: int, items: int, dim: int, seen_per_user: int, seed: int
-) -> RecommenderModel:
+def synthetic_model(users: int, items: int, dim: int, seen_per_user: int, seed: int) -> RecommenderModel:
     rng = np.random.default_rng(seed)
     rows = np.repeat(np.arange(users), seen_per_user)
     cols = rng.integers(0, items, size=rows.size)
@@ -84,9 +75,7 @@ def synthetic_model(
 
 def bench_training(users: int, items: int) -> dict[str, Any]:
     history = synthetic_history(users=users, items=items, sessions_per_user=30, seed=3)
-    interactions = build_interactions(
-        history.user_id, history.title_id, history.completion, history.started_at
-    )
+    interactions = build_interactions(history.user_id, history.title_id, history.completion, history.started_at)
     params = AlsParams(factors=64, iterations=15, threads=2)
     started = time.perf_counter()
     train_als(interactions, params)
@@ -172,9 +161,7 @@ def _load(port: int, users: list[str], rate: float, seconds: float, queue: Any) 
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - t0
-    queue.put(
-        {"latencies": latencies.tolist(), "errors": errors[0], "achieved_rps": total / elapsed}
-    )
+    queue.put({"latencies": latencies.tolist(), "errors": errors[0], "achieved_rps": total / elapsed})
 
 
 def bench_http(model: RecommenderModel, rate: float, seconds: float) -> dict[str, Any]:
@@ -225,9 +212,7 @@ def bench_http(model: RecommenderModel, rate: float, seconds: float) -> dict[str
     }
 
 
-def _start_server(
-    model_root: str, port: int, *, src: str | None = None, extra: tuple[str, ...] = ()
-) -> Any:
+def _start_server(model_root: str, port: int, *, src: str | None = None, extra: tuple[str, ...] = ()) -> Any:
     """The service as its own process; `src` puts another source tree (the baseline) first."""
     import os
     import subprocess  # nosec B404 - the server under test
@@ -260,9 +245,7 @@ def _wait_ready(port: int, process: Any, timeout: float = 120) -> None:
     raise RuntimeError("recommendation server did not become ready")
 
 
-def _closed_loop(
-    port: int, paths: list[str], connections: int, seconds: float, warmup: float, queue: Any
-) -> None:
+def _closed_loop(port: int, paths: list[str], connections: int, seconds: float, warmup: float, queue: Any) -> None:
     """Closed-loop load: `connections` keep-alive connections, each sending its next request as soon
     as the previous answer is in. Raw asyncio protocols (uvloop when present) keep the client's CPU per
     request small, so it takes little from the server on a 2-core machine. Latency is send -> last byte;
@@ -334,9 +317,7 @@ def _closed_loop(
         futures = []
         for c in range(connections):
             done: asyncio.Future[None] = loop.create_future()
-            await loop.create_connection(
-                functools.partial(Client, c, done, t_end), "127.0.0.1", port
-            )
+            await loop.create_connection(functools.partial(Client, c, done, t_end), "127.0.0.1", port)
             futures.append(done)
         await asyncio.gather(*futures)
         return time.perf_counter()
@@ -368,16 +349,12 @@ def bench_http_load(
     --workers) and, when given, a baseline source tree, alternating rounds in one run."""
     import socket
 
-    variants: dict[str, dict[str, Any]] = {
-        "after": {"src": None, "extra": ("--workers", str(workers))}
-    }
+    variants: dict[str, dict[str, Any]] = {"after": {"src": None, "extra": ("--workers", str(workers))}}
     if baseline_src:
         variants["before"] = {"src": baseline_src, "extra": ()}
     users = model.user_ids.tolist()
     rng = np.random.default_rng(11)
-    paths = [
-        f"/v1/users/{users[i]}/recommendations?n=10" for i in rng.integers(0, len(users), 20_000)
-    ]
+    paths = [f"/v1/users/{users[i]}/recommendations?n=10" for i in rng.integers(0, len(users), 20_000)]
     results: dict[str, list[dict[str, Any]]] = {name: [] for name in variants}
     ctx = mp.get_context("spawn")
     with tempfile.TemporaryDirectory() as tmp:
@@ -388,15 +365,11 @@ def bench_http_load(
                 with socket.socket() as sock:
                     sock.bind(("127.0.0.1", 0))
                     port = sock.getsockname()[1]
-                server = _start_server(
-                    tmp, port, src=variants[name]["src"], extra=variants[name]["extra"]
-                )
+                server = _start_server(tmp, port, src=variants[name]["src"], extra=variants[name]["extra"])
                 try:
                     _wait_ready(port, server)
                     queue = ctx.Queue()
-                    loader = ctx.Process(
-                        target=_closed_loop, args=(port, paths, connections, seconds, 2.0, queue)
-                    )
+                    loader = ctx.Process(target=_closed_loop, args=(port, paths, connections, seconds, 2.0, queue))
                     loader.start()
                     result = queue.get()
                     loader.join()
@@ -441,9 +414,7 @@ def bench_healthz_under_upload(model: RecommenderModel, probes: int = 400) -> di
             while not stop.is_set():
                 try:
                     with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-                        s.sendall(
-                            b"POST /v1/scores HTTP/1.1\r\nHost: b\r\nContent-Length: 52428800\r\n\r\n"
-                        )
+                        s.sendall(b"POST /v1/scores HTTP/1.1\r\nHost: b\r\nContent-Length: 52428800\r\n\r\n")
                         for _ in range(800):
                             s.sendall(chunk)
                 except OSError:
@@ -509,9 +480,7 @@ def bench_ann(items: int, dim: int, queries: int) -> dict[str, Any]:
     rng = np.random.default_rng(5)
     log(f"building HNSW over {items} items (this is the slow part)")
     model = synthetic_model(users=20_000, items=items, dim=dim, seen_per_user=20, seed=9)
-    index, report = build_ann_index(
-        model.item_factors, model.user_factors, target_recall=0.95, threads=2
-    )
+    index, report = build_ann_index(model.item_factors, model.user_factors, target_recall=0.95, threads=2)
     held_out = clustered_factors(queries, dim, rng)
     recall = exact_recall_at_k(index, model.item_factors, held_out[: min(200, queries)])
     rec = Recommender(model, ann=index)
@@ -526,12 +495,8 @@ def bench_ann(items: int, dim: int, queries: int) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--quick", action="store_true", help="small sizes: a smoke run, not the targets"
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run, not the targets")
     parser.add_argument("--out", help="also write the JSON report here")
     parser.add_argument("--ann-items", type=int, default=1_000_000)
     parser.add_argument("--http-rate", type=float, default=500.0)
@@ -560,9 +525,7 @@ def main(argv: list[str] | None = None) -> int:
     metrics: dict[str, Any] = {}
     if "training" in sections:
         log("training")
-        metrics["training"] = bench_training(
-            users=2_000 if quick else 20_000, items=1_000 if quick else 5_000
-        )
+        metrics["training"] = bench_training(users=2_000 if quick else 20_000, items=1_000 if quick else 5_000)
     model = synthetic_model(users=50_000, items=20_000, dim=64, seen_per_user=40, seed=4)
     exact = Recommender(model)
     if "predictions" in sections:
@@ -590,9 +553,7 @@ def main(argv: list[str] | None = None) -> int:
         metrics["quality"] = bench_quality(args.history, args.tune_budget)
     if "http" in sections:
         log("HTTP")
-        metrics["http_topn"] = bench_http(
-            model, args.http_rate, 3.0 if quick else args.http_seconds
-        )
+        metrics["http_topn"] = bench_http(model, args.http_rate, 3.0 if quick else args.http_seconds)
     env = harness.environment(["numpy", "scipy", "implicit", "hnswlib", "fastapi", "uvicorn"])
     harness.write_report("recommendations", metrics, env, args.out)
     return 0

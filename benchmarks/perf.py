@@ -16,7 +16,10 @@ the job summary); --json prints the machine-readable result instead of a table.
 
 from __future__ import annotations
 
+# isort: off
 import harness  # first: pins BLAS threads before numpy loads
+
+# isort: on
 
 import argparse  # noqa: E402
 import contextlib  # noqa: E402
@@ -61,14 +64,9 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], markdown: bool
         lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
         lines += ["| " + " | ".join(r) + " |" for r in rows]
         return "\n".join(lines)
-    widths = [
-        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
-    ]
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    return "\n".join(
-        [fmt.format(*headers), fmt.format(*("-" * w for w in widths))]
-        + [fmt.format(*r) for r in rows]
-    )
+    return "\n".join([fmt.format(*headers), fmt.format(*("-" * w for w in widths))] + [fmt.format(*r) for r in rows])
 
 
 def target_table(results: Sequence[TargetResult], markdown: bool = False) -> str:
@@ -115,9 +113,7 @@ def compare_reports(
     return out
 
 
-def verdict_table(
-    verdicts: Sequence[tuple[dict[str, Any], Verdict]], markdown: bool = False
-) -> str:
+def verdict_table(verdicts: Sequence[tuple[dict[str, Any], Verdict]], markdown: bool = False) -> str:
     rows = [
         [
             t["benchmark"],
@@ -130,9 +126,7 @@ def verdict_table(
         ]
         for t, v in verdicts
     ]
-    return _table(
-        ["benchmark", "metric", "baseline", "candidate", "worse by", "p", "verdict"], rows, markdown
-    )
+    return _table(["benchmark", "metric", "baseline", "candidate", "worse by", "p", "verdict"], rows, markdown)
 
 
 def _verdict_json(verdicts: Sequence[tuple[dict[str, Any], Verdict]]) -> list[dict[str, Any]]:
@@ -175,9 +169,10 @@ def _by_benchmark(paths: Sequence[str]) -> dict[str, dict[str, Any]]:
 
 def cmd_run(args: argparse.Namespace) -> int:
     import benchmark_analytics
+    import benchmark_video
+
     import benchmark_instructions
     import benchmark_recommendations
-    import benchmark_video
 
     suites = {
         "recommendations": benchmark_recommendations.main,
@@ -188,9 +183,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     chosen = args.only.split(",") if args.only else list(suites)
     unknown = sorted(set(chosen) - set(suites))
     if unknown:
-        raise SystemExit(
-            f"perf run: unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(suites)}"
-        )
+        raise SystemExit(f"perf run: unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(suites)}")
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     reports: dict[str, dict[str, Any]] = {}
@@ -198,9 +191,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         out = out_dir / f"{name}.json"
         extra = ["--quick"] if args.quick else []
         print(f"perf: running {name}", file=sys.stderr, flush=True)
-        with contextlib.redirect_stdout(
-            sys.stderr
-        ):  # the report goes to `out`; stdout is the table
+        with contextlib.redirect_stdout(sys.stderr):  # the report goes to `out`; stdout is the table
             suites[name](["--out", str(out), *extra])
         reports[name] = json.loads(out.read_text(encoding="utf-8"))
         if args.history:
@@ -221,10 +212,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     config = load_config(args.targets)
-    base = {
-        name: runs[-args.baseline_runs :]
-        for name, runs in _runs_by_benchmark(args.baseline).items()
-    }
+    base = {name: runs[-args.baseline_runs :] for name, runs in _runs_by_benchmark(args.baseline).items()}
     verdicts = compare_reports(base, _by_benchmark(args.candidate), config)
     return _report_verdicts(verdicts, {"verdicts": _verdict_json(verdicts)}, args)
 
@@ -270,9 +258,7 @@ def _run_side(
     )
     elapsed = time.perf_counter() - started
     if result.returncode != 0 or not report_path.exists():
-        raise SystemExit(
-            f"perf ab: {shlex.join(argv)} failed with exit code {result.returncode}; see {log.name}"
-        )
+        raise SystemExit(f"perf ab: {shlex.join(argv)} failed with exit code {result.returncode}; see {log.name}")
     return json.loads(report_path.read_text(encoding="utf-8")), elapsed
 
 
@@ -285,9 +271,7 @@ def ab_rounds(
 ) -> dict[str, dict[str, list[dict[str, Any]]]]:
     """Reports per benchmark per side, one per round. Order alternates (AB, BA, AB, ...) so that a
     machine getting steadily busier or quieter does not favour either side."""
-    reports: dict[str, dict[str, list[dict[str, Any]]]] = {
-        name: {side: [] for side in sides} for name in names
-    }
+    reports: dict[str, dict[str, list[dict[str, Any]]]] = {name: {side: [] for side in sides} for name in names}
     labels = list(sides)
     with open(out_dir / "ab.log", "w", encoding="utf-8") as log:
         for r in range(rounds):
@@ -297,9 +281,7 @@ def ab_rounds(
                     command, env = sides[side]
                     log.write(f"=== round {r + 1} {name} {side}\n")
                     log.flush()
-                    report, elapsed = _run_side(
-                        command, name, quick, env, out_dir / side / f"round{r + 1}", log
-                    )
+                    report, elapsed = _run_side(command, name, quick, env, out_dir / side / f"round{r + 1}", log)
                     reports[name][side].append(report)
                     print(
                         f"perf ab: round {r + 1}/{rounds} {name} {side}: {elapsed:.1f} s",
@@ -344,18 +326,14 @@ def compare_ab(
     for (tracked, verdict), p_adj in zip(out, adjusted):
         if not math.isnan(p_adj):
             called = verdict.verdict in ("regression", "improvement") and p_adj < alpha
-            verdict = replace(
-                verdict, verdict=verdict.verdict if called else "no change", p_value=p_adj
-            )
+            verdict = replace(verdict, verdict=verdict.verdict if called else "no change", p_value=p_adj)
         judged.append((tracked, verdict))
     return judged
 
 
 def timed_tracked(config: dict[str, Any], names: Sequence[str]) -> int:
     """How many wall-clock metrics an A/B of these suites judges (the size of the Holm family)."""
-    return sum(
-        1 for t in config["tracked"] if t["benchmark"] in names and not t.get("deterministic")
-    )
+    return sum(1 for t in config["tracked"] if t["benchmark"] in names and not t.get("deterministic"))
 
 
 def cmd_ab(args: argparse.Namespace) -> int:
@@ -418,17 +396,13 @@ def cmd_revision(args: argparse.Namespace) -> int:
 
 def cmd_plot(args: argparse.Namespace) -> int:
     entries = read_history(Path(args.history), args.benchmark)
-    Path(args.out).write_text(
-        render_plot(entries, args.metric, f"{args.benchmark}: {args.metric}"), encoding="utf-8"
-    )
+    Path(args.out).write_text(render_plot(entries, args.metric, f"{args.benchmark}: {args.metric}"), encoding="utf-8")
     print(f"wrote {args.out} ({len(entries)} runs)")
     return 0
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
     def add(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -444,9 +418,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--out-dir", default="perf-results")
     p.add_argument("--history", help="JSON-lines history to append to")
     p.set_defaults(fn=cmd_run)
-    p = add(
-        "check", "target table for existing reports (.json, or .jsonl history: last entry wins)"
-    )
+    p = add("check", "target table for existing reports (.json, or .jsonl history: last entry wins)")
     p.add_argument("reports", nargs="+")
     p.set_defaults(fn=cmd_check)
     p = add("compare", "noise-aware regression check of candidate reports against baseline reports")
@@ -456,20 +428,14 @@ def main(argv: Optional[list[str]] = None) -> int:
         required=True,
         help="reports or histories (several runs: noise-aware)",
     )
-    p.add_argument(
-        "--baseline-runs", type=int, default=3, help="use the last N baseline runs per benchmark"
-    )
+    p.add_argument("--baseline-runs", type=int, default=3, help="use the last N baseline runs per benchmark")
     p.add_argument("--candidate", nargs="+", required=True)
     p.add_argument("--json", action="store_true")
     p.set_defaults(fn=cmd_compare)
-    p = add(
-        "ab", "regression gate: baseline and candidate suites in alternating rounds, paired test"
-    )
+    p = add("ab", "regression gate: baseline and candidate suites in alternating rounds, paired test")
     p.add_argument("--baseline", required=True, help="command of the baseline's perf pex")
     p.add_argument("--candidate", required=True, help="command of the candidate's perf pex")
-    p.add_argument(
-        "--baseline-env", action="append", default=[], metavar="NAME=VALUE", help="repeatable"
-    )
+    p.add_argument("--baseline-env", action="append", default=[], metavar="NAME=VALUE", help="repeatable")
     p.add_argument(
         "--candidate-env",
         action="append",
@@ -478,9 +444,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         help=f"repeatable; e.g. {PLANTED}=0.15 to prove the gate catches a 15 %% slowdown",
     )
     p.add_argument("--rounds", type=int, default=12)
-    p.add_argument(
-        "--only", help=f"comma-separated (default {','.join(TIMED)}): {','.join(SUITES)}"
-    )
+    p.add_argument("--only", help=f"comma-separated (default {','.join(TIMED)}): {','.join(SUITES)}")
     p.add_argument("--full", action="store_true", help="target sizes instead of --quick sizes")
     p.add_argument("--out-dir", default="perf-ab")
     p.add_argument("--json", action="store_true")

@@ -81,9 +81,7 @@ class TargetResult:
         return "pass" if OPS[self.op](self.value, self.target) else "FAIL"
 
 
-def check_targets(
-    reports: Mapping[str, Mapping[str, Any]], targets: Iterable[Mapping[str, Any]]
-) -> list[TargetResult]:
+def check_targets(reports: Mapping[str, Mapping[str, Any]], targets: Iterable[Mapping[str, Any]]) -> list[TargetResult]:
     results = []
     for t in targets:
         report = reports.get(t["benchmark"])
@@ -276,10 +274,7 @@ def read_history(path: Path, benchmark: Optional[str] = None) -> list[dict[str, 
 
 def render_plot(entries: Sequence[Mapping[str, Any]], metric: str, title: str) -> str:
     """A self-contained HTML page with an SVG line chart of `metric` over the history entries."""
-    points = [
-        (e.get("environment", {}).get("time", str(i)), get_path(e, metric))
-        for i, e in enumerate(entries)
-    ]
+    points = [(e.get("environment", {}).get("time", str(i)), get_path(e, metric)) for i, e in enumerate(entries)]
     points = [(t, float(v)) for t, v in points if isinstance(v, (int, float))]
     width, height, pad = 720, 300, 40
     body = "<p>no data</p>"
@@ -288,10 +283,7 @@ def render_plot(entries: Sequence[Mapping[str, Any]], metric: str, title: str) -
         low, high = min(values), max(values)
         span = (high - low) or abs(high) or 1.0
         step = (width - 2 * pad) / max(1, len(points) - 1)
-        xy = [
-            (pad + i * step, height - pad - (v - low) / span * (height - 2 * pad))
-            for i, (_, v) in enumerate(points)
-        ]
+        xy = [(pad + i * step, height - pad - (v - low) / span * (height - 2 * pad)) for i, (_, v) in enumerate(points)]
         line = " ".join(f"{x:.1f},{y:.1f}" for x, y in xy)
         dots = "".join(
             f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3"><title>{html.escape(t)}: {v:.6g}</title></circle>'

@@ -36,9 +36,7 @@ def sh(*args: str, timeout: float = 600, check: bool = True) -> str:
         args, capture_output=True, text=True, timeout=timeout, check=False
     )
     if check and done.returncode != 0:
-        raise RuntimeError(
-            f"{' '.join(args[:4])}… exited {done.returncode}: {done.stderr.strip()[-800:]}"
-        )
+        raise RuntimeError(f"{' '.join(args[:4])}… exited {done.returncode}: {done.stderr.strip()[-800:]}")
     return done.stdout
 
 
@@ -77,9 +75,7 @@ class Smoke:
     def image(self, service: str) -> str:
         return f"netflix-clone/{service}:{self.tag}"
 
-    def docker_run(
-        self, service: str, *args: str, detach: bool = False, env: dict[str, str] | None = None
-    ) -> str:
+    def docker_run(self, service: str, *args: str, detach: bool = False, env: dict[str, str] | None = None) -> str:
         command = ["docker", "run", "--network", "host", "-v", f"{self.work}:/data"]
         for key, value in (env or {}).items():
             command += ["-e", f"{key}={value}"]
@@ -99,9 +95,7 @@ class Smoke:
         return sh(*command).strip()
 
     def healthy(self, container: str) -> bool:
-        state = sh(
-            "docker", "inspect", "--format", "{{.State.Status}} {{.State.Health.Status}}", container
-        ).split()
+        state = sh("docker", "inspect", "--format", "{{.State.Status}} {{.State.Health.Status}}", container).split()
         if state[0] != "running":
             raise RuntimeError(
                 f"{container} is {state[0]}: {sh('docker', 'logs', '--tail', '20', container, check=False)}"
@@ -129,9 +123,7 @@ class Smoke:
             sh("docker", "rm", "-f", name, check=False)
         sh("psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-c",
            f"DROP DATABASE IF EXISTS {self.db} WITH (FORCE)", check=False)  # fmt: skip
-        keys = sh(
-            "redis-cli", "-u", self.redis_url, "--scan", "--pattern", f"{self.prefix}*", check=False
-        ).split()
+        keys = sh("redis-cli", "-u", self.redis_url, "--scan", "--pattern", f"{self.prefix}*", check=False).split()
         for start in range(0, len(keys), 500):
             sh("redis-cli", "-u", self.redis_url, "DEL", *keys[start : start + 500], check=False)
         sh("docker", "run", "--rm", "-v", f"{self.work}:/data", "--user", "0", "--entrypoint", "sh",
@@ -165,9 +157,7 @@ class Smoke:
             "--redis-url", self.redis_url, "--cache-prefix", f"{self.prefix}reco:",
             detach=True, env={"HEALTH_PORT": str(port)},
         )  # fmt: skip
-        healthy_after = wait_for(
-            "recommendation-service to be healthy", lambda: self.healthy(container)
-        )
+        healthy_after = wait_for("recommendation-service to be healthy", lambda: self.healthy(container))
         with open(self.work / "history.csv", encoding="utf-8") as handle:
             header = handle.readline().strip().split(",")
             user = handle.readline().strip().split(",")[header.index("user_id")]
@@ -194,9 +184,7 @@ class Smoke:
             "--postgres", self.dsn, "--ops-host", "127.0.0.1", "--ops-port", str(port),
             detach=True, env={"HEALTH_PORT": str(port)},
         )  # fmt: skip
-        healthy_after = wait_for(
-            "analytics-consumer to be healthy", lambda: self.healthy(container)
-        )
+        healthy_after = wait_for("analytics-consumer to be healthy", lambda: self.healthy(container))
         wait_for(
             "sessions in PostgreSQL",
             lambda: int(self.psql("SELECT count(*) FROM sessions") or 0) > 0,
@@ -246,9 +234,7 @@ class Smoke:
         state, reason = self.psql("SELECT state, coalesce(reason, '') FROM video_jobs").split("|")
         assert state == "succeeded", f"video job {state}: {reason}"
         masters = list((self.work / "out" / "titles" / "smoke").glob("*/master.m3u8"))
-        assert masters and masters[0].read_text().startswith(
-            "#EXTM3U"
-        ), "no master playlist published"
+        assert masters and masters[0].read_text().startswith("#EXTM3U"), "no master playlist published"
         rows = int(self.psql("SELECT count(*) FROM catalog_titles WHERE title_id = 'smoke'"))
         assert rows == 1, "no catalog row"
         return {
@@ -259,9 +245,7 @@ class Smoke:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tag", default=os.environ.get("VERSION", "dev"))
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     args = parser.parse_args()
@@ -271,18 +255,12 @@ def main() -> int:
     try:
         smoke.setup()
         for service in SERVICES:
-            size = int(
-                sh(
-                    "docker", "image", "inspect", "--format", "{{.Size}}", smoke.image(service)
-                ).strip()
-            )
+            size = int(sh("docker", "image", "inspect", "--format", "{{.Size}}", smoke.image(service)).strip())
             started = time.monotonic()
             try:
                 result = getattr(smoke, service.replace("-", "_"))()
                 result["ok"] = True
-            except (
-                Exception
-            ) as exc:  # noqa: BLE001  # pylint: disable=broad-except  # reported, then exit 1
+            except Exception as exc:  # noqa: BLE001  # pylint: disable=broad-except  # reported, then exit 1
                 failed = True
                 result = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
                 for name in smoke.containers:

@@ -21,9 +21,7 @@ from netflix_clone.tools.deploy_rehearsal.standin import Timing
 __all__ = ["DEPLOY_PEX", "MUTATING", "Case", "play", "mutating_calls"]
 
 # Where Pants puts the pex a test depends on (runtime_package_dependencies), relative to the sandbox.
-DEPLOY_PEX = Path(
-    os.environ.get("NFC_DEPLOY_PEX", "src.python.netflix_clone.deploy/deploy.pex")
-).resolve()
+DEPLOY_PEX = Path(os.environ.get("NFC_DEPLOY_PEX", "src.python.netflix_clone.deploy/deploy.pex")).resolve()
 MUTATING = {
     ("ecs", "UpdateService"),
     ("ecs", "RegisterTaskDefinition"),
@@ -60,11 +58,7 @@ class Case:
 
 
 def mutating_calls(rig: Rehearsal, since: int = 0) -> list[str]:
-    return [
-        f"{c.service}:{c.action}"
-        for c in rig.standin.calls[since:]
-        if (c.service, c.action) in MUTATING
-    ]
+    return [f"{c.service}:{c.action}" for c in rig.standin.calls[since:] if (c.service, c.action) in MUTATING]
 
 
 def _placeholders(rig: Rehearsal) -> dict[str, str]:

@@ -16,12 +16,7 @@ from typing import Any, Optional
 
 import boto3
 
-from netflix_clone.deploy.adapters.aws_gateway import (
-    Boto3Gateway,
-    DeploymentInfo,
-    Route,
-    ServiceStatus,
-)
+from netflix_clone.deploy.adapters.aws_gateway import Boto3Gateway, DeploymentInfo, Route, ServiceStatus
 from netflix_clone.deploy.adapters.lock import DeployLock
 from netflix_clone.deploy.adapters.notify import SlackNotifier
 from netflix_clone.deploy.domain.analysis import WindowMetrics
@@ -71,13 +66,9 @@ class ScriptedGateway:
     # service -> rollout states to go through after its next update_service with a new revision
     rollout: dict[str, list[str]] = field(default_factory=dict)
     rollout_reason: dict[str, str] = field(default_factory=dict)
-    health: dict[str, list[str]] = field(
-        default_factory=dict
-    )  # colour -> target states once rolled out
+    health: dict[str, list[str]] = field(default_factory=dict)  # colour -> target states once rolled out
     metrics: Callable[[str, int], WindowMetrics] = field(default_factory=healthy_metrics)
-    crash_on_weight: Optional[
-        int
-    ] = None  # raise SimulatedCrash right after shifting to this weight
+    crash_on_weight: Optional[int] = None  # raise SimulatedCrash right after shifting to this weight
     task_exit: int = 0
     calls: list[tuple[str, Any]] = field(default_factory=list)
     _pending: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -117,37 +108,25 @@ class ScriptedGateway:
         reason = self.rollout_reason.get(service, "")
         deployments: tuple[DeploymentInfo, ...]
         if state == "COMPLETED":
-            deployments = (
-                DeploymentInfo("ecs-svc/new", "PRIMARY", new, "COMPLETED", "", desired, desired),
-            )
+            deployments = (DeploymentInfo("ecs-svc/new", "PRIMARY", new, "COMPLETED", "", desired, desired),)
             return ServiceStatus(
                 True, new, desired, deployments, running=desired,
                 target_groups=real.target_groups, launch=real.launch,
             )  # fmt: skip
         if state == "FAILED":
             deployments = (
-                DeploymentInfo(
-                    "ecs-svc/new", "PRIMARY", new, "FAILED", reason, desired, 0, failed_tasks=3
-                ),
+                DeploymentInfo("ecs-svc/new", "PRIMARY", new, "FAILED", reason, desired, 0, failed_tasks=3),
                 DeploymentInfo("ecs-svc/old", "ACTIVE", old, "COMPLETED", "", desired, desired),
             )
             return ServiceStatus(True, new, desired, deployments)
         if state == "ROLLED_BACK":  # ECS's circuit breaker put the old revision back in charge
             deployments = (
-                DeploymentInfo(
-                    "ecs-svc/rollback", "PRIMARY", old, "IN_PROGRESS", reason, desired, desired
-                ),
-                DeploymentInfo(
-                    "ecs-svc/new", "ACTIVE", new, "IN_PROGRESS", "", 0, 0, failed_tasks=3
-                ),
+                DeploymentInfo("ecs-svc/rollback", "PRIMARY", old, "IN_PROGRESS", reason, desired, desired),
+                DeploymentInfo("ecs-svc/new", "ACTIVE", new, "IN_PROGRESS", "", 0, 0, failed_tasks=3),
             )
-            return ServiceStatus(
-                True, old, desired, deployments, (f"(service {service}) {reason}",)
-            )
+            return ServiceStatus(True, old, desired, deployments, (f"(service {service}) {reason}",))
         deployments = (
-            DeploymentInfo(
-                "ecs-svc/new", "PRIMARY", new, "IN_PROGRESS", "", desired, max(0, desired - 1)
-            ),
+            DeploymentInfo("ecs-svc/new", "PRIMARY", new, "IN_PROGRESS", "", desired, max(0, desired - 1)),
             DeploymentInfo("ecs-svc/old", "ACTIVE", old, "COMPLETED", "", desired, 1),
         )
         return ServiceStatus(True, new, desired, deployments)
@@ -167,9 +146,7 @@ class ScriptedGateway:
             self.crash_on_weight = None
             raise SimulatedCrash(f"runner lost after shifting to {green}%")
 
-    def window_metrics(
-        self, target_group_arn: str, start: float, end: float, period_s: int
-    ) -> WindowMetrics:
+    def window_metrics(self, target_group_arn: str, start: float, end: float, period_s: int) -> WindowMetrics:
         weights = self.real.route_weights(Route(self.world.listener_arn))
         color = self.world.color_of(target_group_arn)
         # Traffic to the colour that is not live: weight of the green target group here.
@@ -234,9 +211,7 @@ def build_world(endpoint: str, service: str = "recommendation-service", desired:
     ecs.create_cluster(clusterName=cluster)
     td = ecs.register_task_definition(
         family=service,
-        containerDefinitions=[
-            {"name": service, "image": f"{registry}:v1", "memory": 512, "essential": True}
-        ],
+        containerDefinitions=[{"name": service, "image": f"{registry}:v1", "memory": 512, "essential": True}],
         requiresCompatibilities=["FARGATE"],
         networkMode="awsvpc",
         cpu="256",
@@ -245,14 +220,12 @@ def build_world(endpoint: str, service: str = "recommendation-service", desired:
 
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     subnets = [
-        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"{region}{az}")[
-            "Subnet"
-        ]["SubnetId"]
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"{region}{az}")["Subnet"]["SubnetId"]
         for i, az in enumerate("ab")
     ]
-    lb = elb.create_load_balancer(Name=f"lb-{suffix}", Subnets=subnets, Type="application")[
-        "LoadBalancers"
-    ][0]["LoadBalancerArn"]
+    lb = elb.create_load_balancer(Name=f"lb-{suffix}", Subnets=subnets, Type="application")["LoadBalancers"][0][
+        "LoadBalancerArn"
+    ]
     tgs = {
         color: elb.create_target_group(
             Name=f"{color}-{suffix}", Protocol="HTTP", Port=8080, VpcId=vpc, TargetType="ip"
@@ -275,9 +248,7 @@ def build_world(endpoint: str, service: str = "recommendation-service", desired:
             }
         ],
     )["Listeners"][0]["ListenerArn"]
-    sg = ec2.create_security_group(GroupName=f"svc-{suffix}", Description="svc", VpcId=vpc)[
-        "GroupId"
-    ]
+    sg = ec2.create_security_group(GroupName=f"svc-{suffix}", Description="svc", VpcId=vpc)["GroupId"]
     for color, count in (("blue", desired), ("green", 0)):
         ecs.create_service(
             cluster=cluster,
@@ -285,12 +256,8 @@ def build_world(endpoint: str, service: str = "recommendation-service", desired:
             taskDefinition=td,
             desiredCount=count,
             launchType="FARGATE",
-            networkConfiguration={
-                "awsvpcConfiguration": {"subnets": subnets, "securityGroups": [sg]}
-            },
-            loadBalancers=[
-                {"targetGroupArn": tgs[color], "containerName": service, "containerPort": 8080}
-            ],
+            networkConfiguration={"awsvpcConfiguration": {"subnets": subnets, "securityGroups": [sg]}},
+            loadBalancers=[{"targetGroupArn": tgs[color], "containerName": service, "containerPort": 8080}],
         )
     distribution = cloudfront.create_distribution(
         DistributionConfig={
@@ -333,14 +300,10 @@ class Rig:
         return {self.world.color_of(k): v for k, v in raw.items()}
 
     def desired(self, color: str) -> int:
-        return self.gateway.real.service_status(
-            self.world.cluster, f"{self.world.service}-{color}"
-        ).desired
+        return self.gateway.real.service_status(self.world.cluster, f"{self.world.service}-{color}").desired
 
     def task_definition(self, color: str) -> str:
-        status = self.gateway.real.service_status(
-            self.world.cluster, f"{self.world.service}-{color}"
-        )
+        status = self.gateway.real.service_status(self.world.cluster, f"{self.world.service}-{color}")
         assert status.task_definition is not None
         return status.task_definition
 
@@ -376,12 +339,8 @@ def build_rig(endpoint: str, http: FakeHttp, owner: str = "ci-run-1") -> Rig:
     world = build_world(endpoint)
     clock = FakeClock()
     gateway = ScriptedGateway(Boto3Gateway("us-east-1"), world)
-    lock = DeployLock(
-        world.table, boto3.client("dynamodb", region_name="us-east-1"), clock=clock.now
-    )
+    lock = DeployLock(world.table, boto3.client("dynamodb", region_name="us-east-1"), clock=clock.now)
     lock.ensure_table()
     ctx = context_for(gateway, lock, clock, http, owner)
-    target = ProductionTarget(
-        world.cluster, world.service, world.listener_arn, world.blue_tg, world.green_tg
-    )
+    target = ProductionTarget(world.cluster, world.service, world.listener_arn, world.blue_tg, world.green_tg)
     return Rig(world, gateway, clock, lock, ctx, target, http)

@@ -26,14 +26,10 @@ class Recorded:
 @dataclass
 class FakeHttp:
     url: str
-    routes: dict[tuple[str, str], list[tuple[int, Any, dict[str, str]]]] = field(
-        default_factory=dict
-    )
+    routes: dict[tuple[str, str], list[tuple[int, Any, dict[str, str]]]] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
 
-    def respond(
-        self, method: str, path: str, *responses: tuple[int, Any] | tuple[int, Any, dict[str, str]]
-    ) -> None:
+    def respond(self, method: str, path: str, *responses: tuple[int, Any] | tuple[int, Any, dict[str, str]]) -> None:
         self.routes[(method, path)] = [(r[0], r[1], r[2] if len(r) > 2 else {}) for r in responses]
 
     def calls(self, method: str, path: str) -> list[Recorded]:
@@ -74,9 +70,7 @@ def fake_http() -> Iterator[FakeHttp]:
 
         do_GET = do_POST = do_PUT = _handle
 
-        def log_message(
-            self, format: str, *args: Any
-        ) -> None:  # noqa: A002  # pylint: disable=redefined-builtin
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002  # pylint: disable=redefined-builtin
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

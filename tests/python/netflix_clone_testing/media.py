@@ -95,11 +95,7 @@ def stream_header(rendition_dir: Path) -> dict[str, Union[int, str]]:
 
     playlist = (rendition_dir / "index.m3u8").read_text().splitlines()
     init = next(
-        (
-            line.split('URI="')[1].split('"')[0]
-            for line in playlist
-            if line.startswith("#EXT-X-MAP")
-        ),
+        (line.split('URI="')[1].split('"')[0] for line in playlist if line.startswith("#EXT-X-MAP")),
         None,
     )
     if init is not None:

@@ -28,11 +28,7 @@ __all__ = ["main"]
 
 
 def _sinks(args: argparse.Namespace) -> list[Any]:
-    from netflix_clone.analytics_consumer.adapters.sinks import (
-        JsonLinesSink,
-        PostgresSink,
-        SqliteSink,
-    )
+    from netflix_clone.analytics_consumer.adapters.sinks import JsonLinesSink, PostgresSink, SqliteSink
 
     sinks: list[Any] = []
     if args.postgres:
@@ -87,9 +83,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         return 2
     started = time.perf_counter()
     sinks = _sinks(args)
-    dead: Optional[IO[str]] = (
-        open(args.dead_letters, "a", encoding="utf-8") if args.dead_letters else None
-    )
+    dead: Optional[IO[str]] = open(args.dead_letters, "a", encoding="utf-8") if args.dead_letters else None
 
     def on_dead(letter: DeadLetter) -> None:
         if dead is not None:
@@ -110,9 +104,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             print(f"replay: {result.events} events, {result.sessions} sessions", file=sys.stderr)
 
     try:
-        result, sessionizer = replay_lines(
-            _lines(args.inputs), sinks, _rule(args), on_dead=on_dead, progress=progress
-        )
+        result, sessionizer = replay_lines(_lines(args.inputs), sinks, _rule(args), on_dead=on_dead, progress=progress)
     finally:
         for sink in sinks:
             sink.close()
@@ -176,11 +168,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         out.write_bytes(b"\n".join(payloads) + b"\n")
         sent, target = len(payloads), str(out)
     summary = {"sessions": args.sessions, "events": sent, "target": target}
-    print(
-        json.dumps(summary)
-        if args.json
-        else f"simulated {args.sessions} sessions: {sent} events -> {target}"
-    )
+    print(json.dumps(summary) if args.json else f"simulated {args.sessions} sessions: {sent} events -> {target}")
     return 0
 
 
@@ -284,9 +272,7 @@ def cmd_crash_check(args: argparse.Namespace) -> int:
 
     from netflix_clone.analytics_consumer.crash_check import run_crash_test
 
-    report = run_crash_test(
-        args.redis_url, sessions=args.sessions, progress=True, cluster=args.redis_cluster
-    )
+    report = run_crash_test(args.redis_url, sessions=args.sessions, progress=True, cluster=args.redis_cluster)
     payload = {**asdict(report), "ok": report.ok}
     print(
         json.dumps(payload, indent=2)
@@ -315,12 +301,8 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--sqlite", default=env("ANALYTICS_SQLITE"))
             p.add_argument("--jsonl", default=env("ANALYTICS_JSONL"))
             p.add_argument("--postgres", default=env("ANALYTICS_POSTGRES_DSN"))
-            p.add_argument(
-                "--cassandra-hosts", default=env("CASSANDRA_HOSTS"), help="viewing history per user"
-            )
-            p.add_argument(
-                "--cassandra-keyspace", default=env("ANALYTICS_CASSANDRA_KEYSPACE", "netflix_clone")
-            )
+            p.add_argument("--cassandra-hosts", default=env("CASSANDRA_HOSTS"), help="viewing history per user")
+            p.add_argument("--cassandra-keyspace", default=env("ANALYTICS_CASSANDRA_KEYSPACE", "netflix_clone"))
             p.add_argument(
                 "--inactivity-timeout-s",
                 type=float,
@@ -352,9 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--redis-url", default=env("ANALYTICS_REDIS_URL", "redis://127.0.0.1:6379/0"))
     p.add_argument("--stream", default=env("ANALYTICS_STREAM", "player-events"))
     p.add_argument("--group", default=env("ANALYTICS_GROUP", "analytics"))
-    p.add_argument(
-        "--consumer", default=env("ANALYTICS_CONSUMER", f"{socket.gethostname()}-{os.getpid()}")
-    )
+    p.add_argument("--consumer", default=env("ANALYTICS_CONSUMER", f"{socket.gethostname()}-{os.getpid()}"))
     p.add_argument("--dead-letter-stream", default=env("ANALYTICS_DLQ", "player-events-dead"))
     p.add_argument("--batch", type=int, default=1000)
     p.add_argument(
@@ -363,9 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=env("ANALYTICS_REDIS_CLUSTER", "") in ("1", "true", "yes"),
         help="the URL is a Redis Cluster node (the session store is sharded by hash tag)",
     )
-    p.add_argument(
-        "--shards", type=int, default=16, help="session-store shards (fixed for a store)"
-    )
+    p.add_argument("--shards", type=int, default=16, help="session-store shards (fixed for a store)")
     p.add_argument("--store-prefix", default=env("ANALYTICS_STORE_PREFIX", "analytics:"))
     p.add_argument("--claim-idle-s", type=float, default=60.0)
     p.add_argument("--ops-host", default="127.0.0.1")
@@ -382,9 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--users", type=int, default=300)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--spread-s", type=float, default=3600.0)
-    p.add_argument(
-        "--start-ms", type=int, default=0, help="default: early enough that every event is past"
-    )
+    p.add_argument("--start-ms", type=int, default=0, help="default: early enough that every event is past")
     p.add_argument("--out", default="var/events.jsonl")
     p.add_argument("--redis-url", help="publish to this Redis stream instead of a file")
     p.add_argument("--stream", default="player-events")
@@ -392,12 +368,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--titles",
         help="comma-separated title ids, or @FILE with one per line (default t0000..t0099)",
     )
-    p.add_argument(
-        "--taste-clusters", type=int, default=0, help="users prefer one of N title groups"
-    )
-    p.add_argument(
-        "--durations-min", default="22,45,90", help="title lengths to draw from, minutes"
-    )
+    p.add_argument("--taste-clusters", type=int, default=0, help="users prefer one of N title groups")
+    p.add_argument("--durations-min", default="22,45,90", help="title lengths to draw from, minutes")
     p.set_defaults(fn=cmd_simulate)
 
     p = add("report", "QoE by CDN and by device from the SQLite sessions table", sinks=False)

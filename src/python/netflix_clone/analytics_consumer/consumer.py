@@ -30,21 +30,12 @@ from typing import Any, Callable, Optional
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from netflix_clone.analytics_consumer.adapters.redis_streams import entry_ms
-from netflix_clone.analytics_consumer.adapters.session_store import (
-    RedisSessionStore,
-    SessionBatch,
-    StoredSession,
-)
+from netflix_clone.analytics_consumer.adapters.session_store import RedisSessionStore, SessionBatch, StoredSession
 from netflix_clone.analytics_consumer.adapters.sinks import SessionSink
 from netflix_clone.analytics_consumer.domain.closing import ClosingRule, ReceiveClock
 from netflix_clone.analytics_consumer.domain.session import SessionMetrics
 from netflix_clone.analytics_consumer.domain.sessionizer import Added, Sessionizer
-from netflix_clone.contracts.player_events import (
-    EventError,
-    PlayerEvent,
-    decode_event,
-    encode_event,
-)
+from netflix_clone.contracts.player_events import EventError, PlayerEvent, decode_event, encode_event
 
 __all__ = [
     "ConsumerMetrics",
@@ -65,9 +56,7 @@ def _transient(exc: BaseException) -> bool:
     except ImportError:  # pragma: no cover
         return False
     transient = (rexc.ConnectionError, rexc.TimeoutError, rexc.BusyLoadingError)
-    cluster = tuple(
-        getattr(rexc, name) for name in ("ClusterDownError", "TryAgainError") if hasattr(rexc, name)
-    )
+    cluster = tuple(getattr(rexc, name) for name in ("ClusterDownError", "TryAgainError") if hasattr(rexc, name))
     return isinstance(exc, transient + cluster)
 
 
@@ -78,9 +67,7 @@ class ConsumerMetrics:
     def __post_init__(self) -> None:
         r = self.registry
         self.events = Counter("analytics_events", "stream entries read", registry=r)
-        self.stored = Counter(
-            "analytics_events_stored", "events stored in the session store", registry=r
-        )
+        self.stored = Counter("analytics_events_stored", "events stored in the session store", registry=r)
         self.dead = Counter(
             "analytics_dead_letters",
             "entries sent to the dead-letter stream",
@@ -98,18 +85,10 @@ class ConsumerMetrics:
             "session rows written (a reopened session again)",
             registry=r,
         )
-        self.reopened = Counter(
-            "analytics_sessions_reopened", "sessions recomputed after a late event", registry=r
-        )
-        self.duplicates = Counter(
-            "analytics_duplicate_events", "duplicate events ignored", registry=r
-        )
-        self.open_sessions = Gauge(
-            "analytics_open_sessions", "sessions open in the store", registry=r
-        )
-        self.lag = Gauge(
-            "analytics_stream_lag_entries", "entries undelivered or pending", registry=r
-        )
+        self.reopened = Counter("analytics_sessions_reopened", "sessions recomputed after a late event", registry=r)
+        self.duplicates = Counter("analytics_duplicate_events", "duplicate events ignored", registry=r)
+        self.open_sessions = Gauge("analytics_open_sessions", "sessions open in the store", registry=r)
+        self.lag = Gauge("analytics_stream_lag_entries", "entries undelivered or pending", registry=r)
         self.watermark = Gauge(
             "analytics_watermark_seconds",
             "receive time up to which every event is stored",
@@ -117,9 +96,7 @@ class ConsumerMetrics:
         )
 
     def total(self, counter: Counter) -> int:
-        return int(
-            sum(s.value for m in counter.collect() for s in m.samples if s.name.endswith("_total"))
-        )
+        return int(sum(s.value for m in counter.collect() for s in m.samples if s.name.endswith("_total")))
 
 
 @dataclass(frozen=True)
@@ -130,9 +107,7 @@ class DeadLetter:
     detail: str
 
 
-def _skew_letter(
-    token: Any, payload: bytes, event: PlayerEvent, rx: int, rule: ClosingRule
-) -> DeadLetter:
+def _skew_letter(token: Any, payload: bytes, event: PlayerEvent, rx: int, rule: ClosingRule) -> DeadLetter:
     return DeadLetter(
         token,
         payload,
@@ -196,9 +171,7 @@ class StreamConsumer:
             self.metrics.open_sessions.set(open_sessions)
             if open_sessions > self.max_open_sessions:
                 # Backpressure instead of unbounded memory: the sessions nearest due close early.
-                self.close_due(
-                    watermark, limit=open_sessions - self.max_open_sessions, reason="backpressure"
-                )
+                self.close_due(watermark, limit=open_sessions - self.max_open_sessions, reason="backpressure")
         return len(entries)
 
     def ingest(self, entries: Sequence[tuple[Any, bytes]]) -> list[Any]:
@@ -248,9 +221,7 @@ class StreamConsumer:
         self.metrics.stored.inc(stored)
         return [token for token, _ in entries]
 
-    def _ingest_one_by_one(
-        self, entries: Sequence[tuple[Any, bytes]], first: Exception
-    ) -> list[Any]:
+    def _ingest_one_by_one(self, entries: Sequence[tuple[Any, bytes]], first: Exception) -> list[Any]:
         """The poison rule: entries delivered ``poison_after`` times that still fail are dead-lettered;
         the others are stored one by one, or left pending for another try."""
         counts = self.source.delivery_counts([token for token, _ in entries])
@@ -263,13 +234,7 @@ class StreamConsumer:
                     raise
                 key = token if isinstance(token, bytes) else str(token).encode()
                 if counts.get(key, 1) >= self.poison_after:
-                    self._dead_letter(
-                        [
-                            DeadLetter(
-                                token, payload, "processing_failed", f"{type(exc).__name__}: {exc}"
-                            )
-                        ]
-                    )
+                    self._dead_letter([DeadLetter(token, payload, "processing_failed", f"{type(exc).__name__}: {exc}")])
                     acked.append(token)
         _log.info(
             "entry-by-entry retry after %s: %d of %d entries done",
@@ -285,9 +250,7 @@ class StreamConsumer:
             self.metrics.dead.labels(letter.reason).inc()
 
     # Closing -----------------------------------------------------------------------------------
-    def close_due(
-        self, watermark: int, *, limit: Optional[int] = None, reason: Optional[str] = None
-    ) -> int:
+    def close_due(self, watermark: int, *, limit: Optional[int] = None, reason: Optional[str] = None) -> int:
         limit = limit or self.close_limit
         closed = 0
         while True:
@@ -336,10 +299,7 @@ class StreamConsumer:
                 failed.append((session, exc))
         if written:
             self._sinks_ok_at = time.monotonic()
-        recently_ok = (
-            self._sinks_ok_at is not None
-            and time.monotonic() - self._sinks_ok_at < self.outage_after_s
-        )
+        recently_ok = self._sinks_ok_at is not None and time.monotonic() - self._sinks_ok_at < self.outage_after_s
         if not written and (len(failed) > 1 or not recently_ok):
             # Every session failed, and the sinks took nothing lately: they are down, not fed
             # poison. Retry later, dead-letter nothing.
@@ -420,9 +380,7 @@ def consumer_for_prefix(
         claim_idle_ms=claim_idle_ms,
     )
     source.ensure_group()
-    store = RedisSessionStore(
-        client, prefix=prefix + "store:", owner=name, lease_ms=lease_ms, rule=rule, shards=shards
-    )
+    store = RedisSessionStore(client, prefix=prefix + "store:", owner=name, lease_ms=lease_ms, rule=rule, shards=shards)
     return StreamConsumer(source, store, sinks)
 
 
@@ -531,7 +489,5 @@ def _write_each(
     if not written:
         raise first
     for session, error in refused:
-        dead(
-            DeadLetter(session.session_id, b"", "sink_rejected", f"{type(error).__name__}: {error}")
-        )
+        dead(DeadLetter(session.session_id, b"", "sink_rejected", f"{type(error).__name__}: {error}"))
     return written

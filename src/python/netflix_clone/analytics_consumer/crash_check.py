@@ -44,10 +44,7 @@ class CrashReport:
 
     @property
     def ok(self) -> bool:
-        return (
-            self.missing == self.unexpected == self.mismatched == 0
-            and self.sessions_out == self.sessions_expected
-        )
+        return self.missing == self.unexpected == self.mismatched == 0 and self.sessions_out == self.sessions_expected
 
 
 def _consumer(
@@ -79,14 +76,9 @@ def _consume_forever(
 
 def _rows(db: Path) -> dict[str, tuple[Any, ...]]:
     conn = sqlite3.connect(db)
-    rows = conn.execute(
-        f"SELECT {', '.join(SESSION_COLUMNS)} FROM sessions"
-    ).fetchall()  # nosec B608
+    rows = conn.execute(f"SELECT {', '.join(SESSION_COLUMNS)} FROM sessions").fetchall()  # nosec B608
     conn.close()
-    return {
-        row[0]: tuple(bool(v) if c in BOOLEAN_COLUMNS else v for c, v in zip(SESSION_COLUMNS, row))
-        for row in rows
-    }
+    return {row[0]: tuple(bool(v) if c in BOOLEAN_COLUMNS else v for c, v in zip(SESSION_COLUMNS, row)) for row in rows}
 
 
 def run_crash_test(
@@ -104,9 +96,7 @@ def run_crash_test(
     from netflix_clone.platform.connections import connect_redis
 
     started = time.perf_counter()
-    events = simulate_population(
-        sessions=sessions, users=max(10, sessions // 3), seed=seed, spread_s=600
-    )
+    events = simulate_population(sessions=sessions, users=max(10, sessions // 3), seed=seed, spread_s=600)
     reference = Sessionizer()
     for event in events:
         reference.add(event, event.ts)

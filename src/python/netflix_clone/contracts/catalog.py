@@ -141,9 +141,7 @@ CREATE TABLE IF NOT EXISTS catalog_titles (
 """
 
 
-SQLITE_CATALOG_DDL = POSTGRES_CATALOG_DDL.replace("JSONB", "TEXT").replace(
-    "DOUBLE PRECISION", "REAL"
-)
+SQLITE_CATALOG_DDL = POSTGRES_CATALOG_DDL.replace("JSONB", "TEXT").replace("DOUBLE PRECISION", "REAL")
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(CatalogRecord)

@@ -66,9 +66,7 @@ Count = Annotated[int, msgspec.Meta(ge=0, lt=2**31)]
 Seconds = Annotated[float, msgspec.Meta(gt=0, le=10_000_000)]
 
 
-class _Event(
-    msgspec.Struct, frozen=True, kw_only=True, tag_field="type", forbid_unknown_fields=False
-):
+class _Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", forbid_unknown_fields=False):
     v: int
     sid: Id
     seq: Seq
@@ -180,9 +178,7 @@ def decode_event(raw: bytes) -> PlayerEvent:
         # An unknown version is its own reason: such events may be valid for a newer consumer.
         version = _version_of(raw)
         if isinstance(version, int) and version != SCHEMA_VERSION:
-            raise EventError(
-                "unsupported_version", f"schema version {version}, this consumer reads 1"
-            ) from None
+            raise EventError("unsupported_version", f"schema version {version}, this consumer reads 1") from None
         raise EventError("invalid_event", str(exc)) from None
     except msgspec.DecodeError as exc:
         reason = "invalid_utf8" if "UTF-8" in str(exc) else "malformed_json"
@@ -191,9 +187,7 @@ def decode_event(raw: bytes) -> PlayerEvent:
         raise EventError("invalid_utf8", str(exc)) from None
     except RecursionError:
         raise EventError("too_nested", "nesting too deep to parse") from None
-    except (
-        Exception
-    ) as exc:  # pylint: disable=broad-except  # the decoder's promise: EventError only
+    except Exception as exc:  # pylint: disable=broad-except  # the decoder's promise: EventError only
         raise EventError("malformed_json", f"{type(exc).__name__}: {exc}") from None
     if event.v != SCHEMA_VERSION:
         raise EventError("unsupported_version", f"schema version {event.v}, this consumer reads 1")

@@ -287,12 +287,8 @@ def _validate(args: argparse.Namespace) -> None:
     if getattr(args, "region", None) and not _REGION.match(args.region):
         raise Rejected(f"--region {args.region[:40]!r} is not an AWS region name (e.g. us-east-1)")
     image = getattr(args, "image", None)
-    if image is not None and (
-        not image.strip() or any(ch.isspace() or ord(ch) < 32 for ch in image)
-    ):
-        raise Rejected(
-            "--image must be a registry/repository:tag without whitespace or control characters"
-        )
+    if image is not None and (not image.strip() or any(ch.isspace() or ord(ch) < 32 for ch in image)):
+        raise Rejected("--image must be a registry/repository:tag without whitespace or control characters")
     for flag, value in (
         ("SLACK_WEBHOOK/--slack-webhook", getattr(args, "slack_webhook", None)),
         ("--green-test-url", getattr(args, "green_test_url", None)),
@@ -304,9 +300,7 @@ def _validate(args: argparse.Namespace) -> None:
                 check_url(value, flag)
             except ValueError as exc:
                 raise Rejected(str(exc)) from None
-    for spec in (getattr(args, "green_check", None) or []) + (
-        getattr(args, "smoke_check", None) or []
-    ):
+    for spec in (getattr(args, "green_check", None) or []) + (getattr(args, "smoke_check", None) or []):
         try:
             _, path, _ = parse_check(spec)
         except (ValueError, IndexError):
@@ -323,9 +317,7 @@ def _validate(args: argparse.Namespace) -> None:
             probe.write_text("", encoding="utf-8")
             probe.unlink()
         except OSError as exc:
-            raise Rejected(
-                f"--report-dir {args.report_dir!r} is not writable: {exc.strerror}"
-            ) from None
+            raise Rejected(f"--report-dir {args.report_dir!r} is not writable: {exc.strerror}") from None
     if args.command == "production" and not args.resume:
         windows = [(f"step at {s.green_weight}%", s.hold_s) for s in _steps(args) if s.hold_s > 0]
         windows += [("bake", args.bake_minutes * 60)] if args.bake_minutes > 0 else []
@@ -431,22 +423,14 @@ def _lock_lost(args: argparse.Namespace, redactor: Redactor, ctx: Any) -> int:
             "this run's lease expired (DynamoDB unreachable or the run paused for longer than the "
             "lease); nobody else acted"
         )
-    next_step = (
-        f"{why}; this run changed nothing after losing it. The record says {state.phase}: "
-        + (
-            "nothing more to do"
-            if state.terminal
-            else "run `deploy rollback` (or `--resume`) when DynamoDB answers"
-        )
+    next_step = f"{why}; this run changed nothing after losing it. The record says {state.phase}: " + (
+        "nothing more to do" if state.terminal else "run `deploy rollback` (or `--resume`) when DynamoDB answers"
     )
     ctx.notify(
-        f":warning: {state.environment} {state.kind} of {state.service} stopped: lost the deploy lock. "
-        + next_step,
+        f":warning: {state.environment} {state.kind} of {state.service} stopped: lost the deploy lock. " + next_step,
         "warning",
     )
-    return _finish(
-        args, redactor, state, "stopped: lost the deploy lock", EXIT_LOCKED, next_step=next_step
-    )
+    return _finish(args, redactor, state, "stopped: lost the deploy lock", EXIT_LOCKED, next_step=next_step)
 
 
 # Commands ------------------------------------------------------------------------------------------
@@ -523,9 +507,7 @@ def _plan(args: argparse.Namespace) -> tuple[list[str], dict[str, Any]]:
             if step.hold_s
             else ""
         )
-        lines.append(
-            f" {n}. weights: {label_new} {step.green_weight}% / {label_old} {100 - step.green_weight}%{hold}"
-        )
+        lines.append(f" {n}. weights: {label_new} {step.green_weight}% / {label_old} {100 - step.green_weight}%{hold}")
         n += 1
     lines.append(
         f" {n}. bake {args.bake_minutes:g} min with analysis; then scale {args.service}-{label_old} "
@@ -534,9 +516,7 @@ def _plan(args: argparse.Namespace) -> tuple[list[str], dict[str, Any]]:
     n += 1
     post = []
     if args.cloudfront_distribution_id and args.invalidate:
-        post.append(
-            f"invalidate {len(args.invalidate)} path(s) on {args.cloudfront_distribution_id}"
-        )
+        post.append(f"invalidate {len(args.invalidate)} path(s) on {args.cloudfront_distribution_id}")
     if args.warm_cache:
         post.append("warm the Redis top-N cache with recommendation-service's warm-cache task")
     if args.grafana_url:
@@ -586,18 +566,12 @@ def cmd_production(args: argparse.Namespace, redactor: Redactor) -> int:
     from netflix_clone.deploy.rollout.post_deploy import post_deploy
 
     if not args.image and not args.resume:
-        raise Rejected(
-            "--image is required (except with --resume, which deploys the recorded image)"
-        )
+        raise Rejected("--image is required (except with --resume, which deploys the recorded image)")
     if args.image and args.resume:
         raise Rejected("--resume deploys the image the record holds: drop --image")
     if args.dry_run:
         lines, plan = _plan(args)
-        print(
-            json.dumps(redactor.redact_obj(plan), indent=2)
-            if args.json
-            else redactor.redact("\n".join(lines))
-        )
+        print(json.dumps(redactor.redact_obj(plan), indent=2) if args.json else redactor.redact("\n".join(lines)))
         return EXIT_OK
     target, settings, post = _target(args), _settings(args), _post(args)
     ctx = _context(args, redactor)
@@ -745,9 +719,7 @@ def cmd_break_lock(args: argparse.Namespace, redactor: Redactor) -> int:
 # The parser ------------------------------------------------------------------------------------------
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--service", required=True, choices=SERVICES)
-    p.add_argument(
-        "--cluster", default=None, help="ECS cluster (default netflix-clone-<environment>)"
-    )
+    p.add_argument("--cluster", default=None, help="ECS cluster (default netflix-clone-<environment>)")
     p.add_argument(
         "--region",
         default=_env("AWS_REGION") or _env("AWS_DEFAULT_REGION"),
@@ -777,12 +749,8 @@ def _common(p: argparse.ArgumentParser) -> None:
         default=600.0,
         help="how long each rollback step retries AWS errors before giving up (exit 5)",
     )
-    p.add_argument(
-        "--aws-timeout-s", type=_positive(float), default=10.0, help="per-call read timeout"
-    )
-    p.add_argument(
-        "--aws-max-attempts", type=_positive(int), default=4, help="per call, with backoff"
-    )
+    p.add_argument("--aws-timeout-s", type=_positive(float), default=10.0, help="per-call read timeout")
+    p.add_argument("--aws-max-attempts", type=_positive(int), default=4, help="per call, with backoff")
     p.add_argument("--json", action="store_true", help="print the outcome as JSON (for CI)")
 
 
@@ -808,9 +776,7 @@ def _production_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--latency-tolerance", type=_non_negative, default=0.20)
     p.add_argument("--max-p99-ms", type=_positive(float), default=None)
     p.add_argument("--metric-period-s", type=_positive(int), default=60)
-    p.add_argument(
-        "--strategy", choices=("canary", "linear", "all-at-once", "custom"), default="canary"
-    )
+    p.add_argument("--strategy", choices=("canary", "linear", "all-at-once", "custom"), default="canary")
     p.add_argument(
         "--steps",
         type=_steps_arg,
@@ -839,9 +805,7 @@ def _production_flags(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="deploy", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = _Parser(prog="deploy", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "--log-level",
         type=str.upper,
@@ -862,17 +826,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("production", help="blue-green deploy to production")
     _common(p)
     _production_flags(p)
-    p.add_argument(
-        "--image", help="registry/repository:tag to deploy (not with --resume: the record has it)"
-    )
-    p.add_argument(
-        "--resume", action="store_true", help="continue an interrupted deploy from its record"
-    )
+    p.add_argument("--image", help="registry/repository:tag to deploy (not with --resume: the record has it)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted deploy from its record")
     p.add_argument("--dry-run", action="store_true", help="print the plan; change nothing")
     p.add_argument("--cloudfront-distribution-id", default=_env("CLOUDFRONT_DISTRIBUTION_ID"))
-    p.add_argument(
-        "--invalidate", action="append", help="CloudFront path to invalidate (repeatable)"
-    )
+    p.add_argument("--invalidate", action="append", help="CloudFront path to invalidate (repeatable)")
     p.add_argument(
         "--warm-cache",
         action="store_true",
@@ -908,9 +866,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--aws-max-attempts", type=_positive(int), default=4)
         p.add_argument("--json", action="store_true")
         if name == "break-lock":
-            p.add_argument(
-                "--token", required=True, help="the lease token shown by `deploy status`"
-            )
+            p.add_argument("--token", required=True, help="the lease token shown by `deploy status`")
             p.add_argument(
                 "--force",
                 action="store_true",

@@ -76,9 +76,7 @@ class LockLost(DeployError):
     def __init__(self, key: str, detail: str) -> None:
         self.key = key
         self.detail = detail
-        super().__init__(
-            f"lost the deploy lock {key} ({detail}); stopped without changing anything"
-        )
+        super().__init__(f"lost the deploy lock {key} ({detail}); stopped without changing anything")
 
 
 class DeployFailed(DeployError):
@@ -88,9 +86,7 @@ class DeployFailed(DeployError):
     rollback could not complete (exit 5).
     """
 
-    def __init__(
-        self, reason: str, state: Optional["DeployState"] = None, restored: bool = True
-    ) -> None:
+    def __init__(self, reason: str, state: Optional["DeployState"] = None, restored: bool = True) -> None:
         self.reason = reason
         self.state = state
         self.restored = restored

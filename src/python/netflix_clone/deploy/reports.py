@@ -67,9 +67,7 @@ def render_human(
         lines.append("")
         lines.append("post-deploy:")
         for name, result in post.items():
-            lines.append(
-                f"  {name}: {'ok' if result.get('ok') else 'FAILED'} {result.get('detail', '')}".rstrip()
-            )
+            lines.append(f"  {name}: {'ok' if result.get('ok') else 'FAILED'} {result.get('detail', '')}".rstrip())
     return "\n".join(lines) + "\n"
 
 
@@ -101,7 +99,5 @@ def write_reports(
         encoding="utf-8",
     )
     text_path = directory / f"{stem}.txt"
-    text_path.write_text(
-        redactor.redact(render_human(state, outcome, post, next_step)), encoding="utf-8"
-    )
+    text_path.write_text(redactor.redact(render_human(state, outcome, post, next_step)), encoding="utf-8")
     return json_path, text_path

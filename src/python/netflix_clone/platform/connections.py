@@ -79,9 +79,7 @@ def connect_postgres(
             retry_on=(psycopg2.OperationalError,),
         )
     except RetryExhausted as exc:
-        raise BackendUnavailable(
-            "PostgreSQL", postgres_address(dsn), exc.attempts, exc.last
-        ) from exc
+        raise BackendUnavailable("PostgreSQL", postgres_address(dsn), exc.attempts, exc.last) from exc
 
 
 def redis_address(url: str) -> str:

@@ -82,9 +82,7 @@ class OpsServer:
         return f"http://{self._host}:{self.port}"
 
     def start(self) -> OpsServer:
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="ops-http", daemon=True
-        )
+        self._thread = threading.Thread(target=self._server.serve_forever, name="ops-http", daemon=True)
         self._thread.start()
         _log.info("ops endpoints listening", extra={"url": self.url})
         return self
@@ -102,9 +100,7 @@ class OpsServer:
         self.stop()
 
 
-def _make_handler(
-    checks: HealthChecks, registry: CollectorRegistry, started: float
-) -> type[BaseHTTPRequestHandler]:
+def _make_handler(checks: HealthChecks, registry: CollectorRegistry, started: float) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
             path = self.path.split("?", 1)[0]

@@ -42,12 +42,8 @@ def load_settings(cls: type[SettingsT], environ: Optional[Mapping[str, str]] = N
     prefix = str(cls.model_config.get("env_prefix", "")).upper()
     known = {_env_name(cls, name): name for name in cls.model_fields}
     values = {field: source[env] for env, field in known.items() if env in source}
-    unknown = sorted(
-        k for k in source if prefix and k.upper().startswith(prefix) and k.upper() not in known
-    )
-    problems: list[str] = [
-        f"{k}: unknown setting (known: {', '.join(sorted(known))})" for k in unknown
-    ]
+    unknown = sorted(k for k in source if prefix and k.upper().startswith(prefix) and k.upper() not in known)
+    problems: list[str] = [f"{k}: unknown setting (known: {', '.join(sorted(known))})" for k in unknown]
     try:
         # Validated from the collected values alone, so an explicit `environ` fully replaces os.environ.
         settings = cls.model_validate(values)

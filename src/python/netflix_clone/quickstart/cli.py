@@ -85,9 +85,7 @@ def _serve(argv: list[str]) -> None:
     reco_cli.main(argv)
 
 
-def _video(
-    out: Path, catalog: Optional[str], quick: bool
-) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def _video(out: Path, catalog: Optional[str], quick: bool) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     media = out / "media"
     video_out = out / "video"
     common = ["--output", str(video_out)] + (["--catalog", catalog] if catalog else [])
@@ -149,18 +147,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         return time.perf_counter()
 
     t = time.perf_counter()
-    _say(
-        f"[1/5] video-processor: sample videos -> HLS ladders, VMAF, thumbnails, catalog ({out / 'video'})"
-    )
+    _say(f"[1/5] video-processor: sample videos -> HLS ladders, VMAF, thumbnails, catalog ({out / 'video'})")
     catalog_spec = args.postgres if real else str(out / "video" / "catalog.sqlite")
     catalog, showcase = _video(out, args.postgres if real else None, args.quick)
     title_ids = [r["title_id"] for r in catalog]
     names = {r["title_id"]: r["name"] for r in catalog}
     t = lap("video", t)
 
-    _say(
-        f"[2/5] simulating {args.sessions} sessions of {args.users} viewers over {len(title_ids)} catalog titles"
-    )
+    _say(f"[2/5] simulating {args.sessions} sessions of {args.users} viewers over {len(title_ids)} catalog titles")
     events = out / "events.jsonl"
     # Every Redis key of this run lives under one prefix (cleaned by whoever owns the prefix).
     prefix = args.redis_prefix or f"quickstart-{uuid.uuid4().hex[:8]}:"
@@ -168,15 +162,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     simulate = ["simulate", "--sessions", str(args.sessions), "--users", str(args.users), "--seed", str(args.seed),
                 "--titles", ",".join(title_ids), "--taste-clusters", "4", "--durations-min", "3,6,12",
                 "--json"]  # fmt: skip
-    simulate += (
-        ["--redis-url", args.redis_url, "--stream", stream] if real else ["--out", str(events)]
-    )
+    simulate += ["--redis-url", args.redis_url, "--stream", stream] if real else ["--out", str(events)]
     simulated = _call(analytics_cli.main, simulate, "the player simulator")
     t = lap("simulate", t)
 
-    _say(
-        f"[3/5] analytics-consumer: {simulated['events']} events -> sessions, QoE, viewing history"
-    )
+    _say(f"[3/5] analytics-consumer: {simulated['events']} events -> sessions, QoE, viewing history")
     analytics_db = out / "analytics.sqlite"
     analytics_db.unlink(missing_ok=True)
     if real:
@@ -201,9 +191,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             ],
             "the replay consumer",
         )
-    qoe = _call(
-        analytics_cli.main, ["report", "--sqlite", str(analytics_db), "--json"], "the QoE report"
-    )
+    qoe = _call(analytics_cli.main, ["report", "--sqlite", str(analytics_db), "--json"], "the QoE report")
     t = lap("analytics", t)
 
     _say("[4/5] recommendation-service: training on the viewing history, catalog titles only")
@@ -250,22 +238,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             time.sleep(0.2)
         users = sorted({f"u{i:05d}" for i in range(0, args.users, max(1, args.users // 3))})[:3]
         for user in [*users, "new-viewer"]:
-            response = httpx.get(
-                f"{base}/v1/users/{user}/recommendations", params={"n": 5}, timeout=10
-            )
+            response = httpx.get(f"{base}/v1/users/{user}/recommendations", params={"n": 5}, timeout=10)
             response.raise_for_status()
             examples[user] = response.json()
         similar = httpx.get(f"{base}/v1/items/{title_ids[0]}/similar", params={"n": 3}, timeout=10)
         similar.raise_for_status()
         examples[f"similar to {title_ids[0]}"] = similar.json()
         if real:  # the second identical request is answered from the Redis top-N cache
-            httpx.get(
-                f"{base}/v1/users/{users[0]}/recommendations", params={"n": 5}, timeout=10
-            ).raise_for_status()
+            httpx.get(f"{base}/v1/users/{users[0]}/recommendations", params={"n": 5}, timeout=10).raise_for_status()
             metrics = httpx.get(f"{base}/metrics", timeout=10).text
-            examples["cache"] = [
-                line for line in metrics.splitlines() if line.startswith("reco_topn_cache_total")
-            ]
+            examples["cache"] = [line for line in metrics.splitlines() if line.startswith("reco_topn_cache_total")]
     finally:
         server.terminate()
         server.join(10)
@@ -274,10 +256,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "out": str(out),
         "backends": "postgresql+redis" if real else "embedded (files, SQLite)",
-        "catalog": [
-            {"title_id": r["title_id"], "name": r["name"], "rungs": len(r["renditions"])}
-            for r in catalog
-        ],
+        "catalog": [{"title_id": r["title_id"], "name": r["name"], "rungs": len(r["renditions"])} for r in catalog],
         "ladder": {
             "title": showcase.get("name"),
             "master_playlist": f"{showcase.get('location')}/master.m3u8",
@@ -328,14 +307,10 @@ def render(report: dict[str, Any]) -> str:
             f"  {r['name']:<12} {r['resolution']:>9}  {r['average_kbps']:>5} kbps  VMAF {r['vmaf']:5.1f}  "
             f"PSNR {r['psnr_y_db']:5.1f} dB  SSIM {r['ssim']:.4f}"
         )
-    lines.append(
-        f"Catalog: {len(report['catalog'])} titles ({', '.join(c['name'] for c in report['catalog'])})"
-    )
+    lines.append(f"Catalog: {len(report['catalog'])} titles ({', '.join(c['name'] for c in report['catalog'])})")
     lines.append("")
     qoe = report["analytics"]["qoe"]
-    lines.append(
-        f"Quality of experience ({qoe['sessions']} sessions from {report['analytics']['events']} events):"
-    )
+    lines.append(f"Quality of experience ({qoe['sessions']} sessions from {report['analytics']['events']} events):")
     for dimension in ("cdn", "device"):
         for r in qoe[f"by_{dimension}"]:
             lines.append(
@@ -360,9 +335,7 @@ def render(report: dict[str, Any]) -> str:
     if rec.get("cache"):
         lines.append(f"  Redis top-N cache: {'; '.join(rec['cache'])}")
     lines.append("")
-    lines.append(
-        f"Done in {report['seconds']} s ({', '.join(f'{k} {v} s' for k, v in report['timings_s'].items())})."
-    )
+    lines.append(f"Done in {report['seconds']} s ({', '.join(f'{k} {v} s' for k, v in report['timings_s'].items())}).")
     return "\n".join(lines)
 
 
@@ -380,26 +353,18 @@ def main(argv: Optional[list[str]] = None) -> int:
         help="run on PostgreSQL (with --redis-url)",
     )
     parser.add_argument("--redis-url", default=os.environ.get("NFC_QUICKSTART_REDIS_URL"))
-    parser.add_argument(
-        "--redis-prefix", default=None, help="key prefix for every Redis key (default: random)"
-    )
-    parser.add_argument(
-        "--quick", action="store_true", help="six titles instead of fourteen (tests)"
-    )
+    parser.add_argument("--redis-prefix", default=None, help="key prefix for every Redis key (default: random)")
+    parser.add_argument("--quick", action="store_true", help="six titles instead of fourteen (tests)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     if bool(args.postgres) != bool(args.redis_url):
-        parser.error(
-            "--postgres and --redis-url go together (real backends) or not at all (embedded)"
-        )
+        parser.error("--postgres and --redis-url go together (real backends) or not at all (embedded)")
     try:
         report = run(args)
     except QuickstartError as exc:
         print(f"quickstart failed: {exc}", file=sys.stderr)
         return 1
-    (Path(report["out"]) / "report.json").write_text(
-        json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8"
-    )
+    (Path(report["out"]) / "report.json").write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
     print(json.dumps(report, indent=2, default=str) if args.json else render(report))
     return 0
 

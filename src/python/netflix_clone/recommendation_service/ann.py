@@ -54,9 +54,7 @@ class AnnIndex:
         index.set_ef(ef)
         index.set_num_threads(1)  # one thread per request: requests are the parallelism
 
-    def query(
-        self, vector: npt.NDArray[np.float32], k: int
-    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+    def query(self, vector: npt.NDArray[np.float32], k: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
         """Item indices and scores (inner product, or cosine similarity), best first."""
         k = min(k, int(self._index.get_current_count()))
         labels, distances = self._index.knn_query(vector, k=k)
@@ -71,9 +69,7 @@ class AnnIndex:
         index = hnswlib.Index(space=space, dim=dim)
         index.load_index(str(path), max_elements=count)
         if int(index.get_current_count()) != count:
-            raise ValueError(
-                f"ANN index {path} holds {index.get_current_count()} items, model has {count}"
-            )
+            raise ValueError(f"ANN index {path} holds {index.get_current_count()} items, model has {count}")
         return cls(index, space, ef)
 
 
@@ -109,15 +105,11 @@ def build_ann_index(
         norms = np.linalg.norm(items, axis=1, keepdims=True)
         items = items / np.where(norms == 0, 1.0, norms)
     raw = hnswlib.Index(space=space, dim=items.shape[1])
-    raw.init_index(
-        max_elements=items.shape[0], ef_construction=ef_construction, M=m, random_seed=seed
-    )
+    raw.init_index(max_elements=items.shape[0], ef_construction=ef_construction, M=m, random_seed=seed)
     raw.add_items(items, np.arange(items.shape[0]), num_threads=threads)
     rng = np.random.default_rng(seed)
     count = min(sample_queries, query_vectors.shape[0])
-    queries = np.ascontiguousarray(
-        query_vectors[rng.choice(query_vectors.shape[0], count, replace=False)]
-    )
+    queries = np.ascontiguousarray(query_vectors[rng.choice(query_vectors.shape[0], count, replace=False)])
     if space == "cosine":
         queries = queries / np.maximum(np.linalg.norm(queries, axis=1, keepdims=True), 1e-12)
 
@@ -129,7 +121,5 @@ def build_ann_index(
         _log.info("ANN ef=%d recall@10=%.4f", ef, recall)
         if recall >= target_recall:
             break
-    report = AnnReport(
-        space, index.ef, m, ef_construction, recall, count, time.perf_counter() - started
-    )
+    report = AnnReport(space, index.ef, m, ef_construction, recall, count, time.perf_counter() - started)
     return index, report

@@ -74,15 +74,9 @@ def _tuning(args: argparse.Namespace) -> Any:
 
 def _add_training_args(parser: argparse.ArgumentParser) -> None:
     env = os.environ.get
-    parser.add_argument(
-        "--history", required=True, help="CSV/Parquet file, or a PostgreSQL DSN/URL"
-    )
-    parser.add_argument(
-        "--factors", type=int, default=None, help="fix the factor count (default: tuned)"
-    )
-    parser.add_argument(
-        "--regularization", type=float, default=None, help="fix the ridge term (default: tuned)"
-    )
+    parser.add_argument("--history", required=True, help="CSV/Parquet file, or a PostgreSQL DSN/URL")
+    parser.add_argument("--factors", type=int, default=None, help="fix the factor count (default: tuned)")
+    parser.add_argument("--regularization", type=float, default=None, help="fix the ridge term (default: tuned)")
     parser.add_argument(
         "--alpha",
         type=float,
@@ -113,10 +107,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     history = read_history(args.history)
     dropped = 0
     if args.catalog:
-        from netflix_clone.recommendation_service.adapters.catalog_source import (
-            read_catalog,
-            restrict_to_catalog,
-        )
+        from netflix_clone.recommendation_service.adapters.catalog_source import read_catalog, restrict_to_catalog
 
         catalog = read_catalog(args.catalog)
         if not catalog:
@@ -129,9 +120,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         evaluate=not args.skip_eval,
         tuning=_tuning(args),
     )
-    result = train_and_save(
-        history, Path(args.model_dir), options, progress=_progress("ALS iteration")
-    )
+    result = train_and_save(history, Path(args.model_dir), options, progress=_progress("ALS iteration"))
     published = None
     if args.publish:
         from netflix_clone.recommendation_service.adapters.registry import publish
@@ -255,14 +244,11 @@ def cmd_warm_cache(args: argparse.Namespace) -> int:
             f"{redact_url(_model_uri(args))}: {holder.last_error}"
         )
     cache = _redis_cache(args.redis_url, args.cache_ttl, args.cache_prefix)
-    report = warm_cache(
-        holder.current, cache, top_users=args.top_users, n=args.n, progress=_progress("warm-up")
-    )
+    report = warm_cache(holder.current, cache, top_users=args.top_users, n=args.n, progress=_progress("warm-up"))
     _emit(
         args,
         {**report.as_dict(), "model_uri": redact_url(_model_uri(args))},
-        f"cached top-{report.n} for {report.users} users of model "
-        f"{report.model_version} in {report.seconds:.1f}s",
+        f"cached top-{report.n} for {report.users} users of model " f"{report.model_version} in {report.seconds:.1f}s",
     )
     return 0
 
@@ -292,9 +278,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_synthesize(args: argparse.Namespace) -> int:
     from netflix_clone.recommendation_service.synthetic import synthetic_history
 
-    history = synthetic_history(
-        users=args.users, items=args.items, sessions_per_user=args.sessions, seed=args.seed
-    )
+    history = synthetic_history(users=args.users, items=args.items, sessions_per_user=args.sessions, seed=args.seed)
     write_history_csv(history, Path(args.out))
     _emit(
         args,
@@ -364,9 +348,7 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
         "examples": examples,
         "seconds": round(time.perf_counter() - started, 2),
     }
-    human = "\n".join(
-        f"{who}: {', '.join(r['items'])} ({r['strategy']})" for who, r in examples.items()
-    )
+    human = "\n".join(f"{who}: {', '.join(r['items'])} ({r['strategy']})" for who, r in examples.items())
     _emit(
         args,
         payload,
@@ -406,12 +388,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("train", "train a model and publish it as the CURRENT version")
     _add_training_args(p)
     p.add_argument("--model-dir", default=env("RECO_MODEL_DIR", "var/models"))
-    p.add_argument(
-        "--ann-threshold", type=int, default=100_000, help="catalog size from which HNSW is used"
-    )
-    p.add_argument(
-        "--skip-eval", action="store_true", help="skip the held-out evaluation stored in metadata"
-    )
+    p.add_argument("--ann-threshold", type=int, default=100_000, help="catalog size from which HNSW is used")
+    p.add_argument("--skip-eval", action="store_true", help="skip the held-out evaluation stored in metadata")
     p.add_argument(
         "--publish",
         default=env("RECO_PUBLISH_URI"),

@@ -89,14 +89,10 @@ class Recommender:
         u, i = self.user_index(user), self.item_index(item)
         return float(self._user_factors[u].dot(self._item_factors[i]))
 
-    def score_indices(
-        self, users: npt.NDArray[np.int64], items: npt.NDArray[np.int64]
-    ) -> npt.NDArray[np.float32]:
+    def score_indices(self, users: npt.NDArray[np.int64], items: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
         """Vectorized scores for aligned (user index, item index) pairs."""
         uf, itf = self._user_factors, self._item_factors
-        scores: npt.NDArray[np.float32] = np.einsum("ij,ij->i", uf[users], itf[items]).astype(
-            np.float32
-        )
+        scores: npt.NDArray[np.float32] = np.einsum("ij,ij->i", uf[users], itf[items]).astype(np.float32)
         return scores
 
     def scores(self, user: str, items: Sequence[str]) -> list[float]:
@@ -159,9 +155,7 @@ class Recommender:
         return self._result(chosen, [float(self._cold_scores[i]) for i in chosen], self.cold_start)
 
     def _result(self, idx: list[int], scores: list[float], strategy: str) -> Recommendation:
-        return Recommendation(
-            [self._item_ids[i] for i in idx], scores, strategy, self.model.version
-        )
+        return Recommendation([self._item_ids[i] for i in idx], scores, strategy, self.model.version)
 
 
 def _ann_top(
@@ -176,9 +170,7 @@ def _ann_top(
     narrow = min(wide, max(2 * n, n + 8))
     for k in (narrow, wide) if narrow < wide else (wide,):
         labels, scores = index.query(vector, k)
-        keep = np.fromiter(
-            (label not in blocked for label in labels.tolist()), dtype=bool, count=labels.size
-        )
+        keep = np.fromiter((label not in blocked for label in labels.tolist()), dtype=bool, count=labels.size)
         if int(keep.sum()) >= n or k == wide:
             return labels[keep][:n], scores[keep][:n]
     raise AssertionError("unreachable")  # pragma: no cover

@@ -86,9 +86,7 @@ def evaluate(
     if split == "random":
         train, test = random_split(history.user_id, history.title_id, fraction, seed=params.seed)
     elif split == "temporal":
-        train, test = temporal_split(
-            history.user_id, history.title_id, history.started_at, fraction
-        )
+        train, test = temporal_split(history.user_id, history.title_id, history.started_at, fraction)
     else:
         raise ValueError(f"unknown split {split!r} (random or temporal)")
     interactions = build_interactions(
@@ -113,13 +111,9 @@ def evaluate(
             held_out[user_pos[user]].add(item_pos[title])
     users = sorted(held_out)
     if not users:
-        raise ValueError(
-            "the split left no test users with known titles; use more data or another split"
-        )
+        raise ValueError("the split left no test users with known titles; use more data or another split")
     als = evaluate_rankings(rank_all_users(model, users, k), held_out, model.n_items, k)
-    pop = evaluate_rankings(
-        rank_all_users(model, users, k, baseline=True), held_out, model.n_items, k
-    )
+    pop = evaluate_rankings(rank_all_users(model, users, k, baseline=True), held_out, model.n_items, k)
     fixed = None
     if search is not None and compare_fixed:
         fixed_model = train_als(interactions, fixed_params, version="evaluation-fixed")

@@ -27,32 +27,18 @@ from typing import Annotated, Any, Optional
 
 import msgspec
 from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from fastapi.concurrency import run_in_threadpool
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 # starlette comes with fastapi (not a requirement of its own): routing raises its HTTPException.
 from starlette.exceptions import HTTPException as StarletteHTTPException  # pants: no-infer-dep
 from starlette.routing import compile_path  # pants: no-infer-dep
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    generate_latest,
-)
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from netflix_clone.recommendation_service.engine import (
-    Recommendation,
-    Recommender,
-    UnknownItem,
-    UnknownUser,
-)
-from netflix_clone.recommendation_service.http_limits import (
-    DEFAULT_MAX_BODY_BYTES,
-    BodyLimitMiddleware,
-)
+from netflix_clone.recommendation_service.engine import Recommendation, Recommender, UnknownItem, UnknownUser
+from netflix_clone.recommendation_service.http_limits import DEFAULT_MAX_BODY_BYTES, BodyLimitMiddleware
 from netflix_clone.recommendation_service.serving import ModelHolder
 
 __all__ = ["MAX_ID_LENGTH", "create_app", "short"]
@@ -206,9 +192,7 @@ COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"model": ValidationErrorResponse, "description": "invalid input"},
     503: {"model": ErrorDetail, "description": "no model loaded yet"},
 }
-NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"model": ErrorDetail, "description": "unknown user or title"}
-}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorDetail, "description": "unknown user or title"}}
 
 
 # ---- metrics -------------------------------------------------------------------------------------
@@ -271,9 +255,7 @@ async def current_recommender(request: Request) -> Recommender:
     holder: ModelHolder = request.app.state.holder
     current = holder.peek()
     if current is None:
-        raise HTTPException(
-            503, f"no model loaded yet: {holder.last_error or 'waiting for ' + holder.model_root}"
-        )
+        raise HTTPException(503, f"no model loaded yet: {holder.last_error or 'waiting for ' + holder.model_root}")
     return current
 
 
@@ -328,8 +310,7 @@ def _allowed_methods(app: FastAPI) -> list[tuple[Any, set[str]]]:
     table = getattr(app.state, "allowed_methods", None)
     if table is None:
         table = [
-            (compile_path(path)[0], {m.upper() for m in methods})
-            for path, methods in app.openapi()["paths"].items()
+            (compile_path(path)[0], {m.upper() for m in methods}) for path, methods in app.openapi()["paths"].items()
         ]
         app.state.allowed_methods = table
     return list(table)
@@ -343,12 +324,7 @@ def _install_error_handlers(app: FastAPI) -> None:
             # Starlette names only the first route's methods when several routes share a path
             # (GET and POST /v1/users/{user}/recommendations): list them all, as RFC 9110 asks.
             path = request.scope.get("path", "")
-            allowed = {
-                m
-                for regex, methods in _allowed_methods(request.app)
-                if regex.match(path)
-                for m in methods
-            }
+            allowed = {m for regex, methods in _allowed_methods(request.app) if regex.match(path) for m in methods}
             if allowed:
                 headers = {k: v for k, v in headers.items() if k.lower() != "allow"}
                 headers["allow"] = ", ".join(sorted(allowed))
@@ -367,10 +343,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         issues = []
         for error in list(exc.errors())[:20]:
             issue: dict[str, Any] = {
-                "loc": [
-                    part if isinstance(part, int) else str(part)[:ECHO_PREFIX]
-                    for part in error.get("loc", ())
-                ],
+                "loc": [part if isinstance(part, int) else str(part)[:ECHO_PREFIX] for part in error.get("loc", ())],
                 "msg": str(error.get("msg", ""))[:200],
                 "type": str(error.get("type", ""))[:64],
             }
@@ -474,9 +447,7 @@ def _v1_router(holder: ModelHolder, telemetry: Telemetry) -> APIRouter:
 
     @router.post("/scores", response_model=ScoresResponse, responses=NOT_FOUND)
     async def scores(rec: Model, body: ScoreRequest) -> Response:
-        values = await _compute(
-            len(body.items) <= INLINE_MAX_INPUTS, rec.scores, body.user, body.items
-        )
+        values = await _compute(len(body.items) <= INLINE_MAX_INPUTS, rec.scores, body.user, body.items)
         return _json(
             {
                 "user": body.user,

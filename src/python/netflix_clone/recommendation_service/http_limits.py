@@ -28,9 +28,7 @@ __all__ = [
 ]
 
 DEFAULT_MAX_BODY_BYTES = 1 << 20
-MAX_URL_BYTES = (
-    64 * 1024
-)  # room for every URL the schema allows (ids of 256 characters, 16 exclusions)
+MAX_URL_BYTES = 64 * 1024  # room for every URL the schema allows (ids of 256 characters, 16 exclusions)
 MAX_HEADER_BYTES = 64 * 1024
 
 Message = MutableMapping[str, Any]
@@ -46,9 +44,7 @@ class BodyTooLarge(HTTPException):
     body parsing, so the client gets this 413 (and the connection is closed after it)."""
 
     def __init__(self, limit: int) -> None:
-        super().__init__(
-            413, f"request body larger than {limit} bytes", headers={"connection": "close"}
-        )
+        super().__init__(413, f"request body larger than {limit} bytes", headers={"connection": "close"})
         self.limit = limit
 
 
@@ -200,9 +196,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         super().on_url(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._header_bytes += len(name) + len(
-            value
-        )  # pylint: disable=attribute-defined-outside-init
+        self._header_bytes += len(name) + len(value)  # pylint: disable=attribute-defined-outside-init
         if self._header_bytes > self.max_header_bytes:
             self._refused_with = (  # pylint: disable=attribute-defined-outside-init
                 431,

@@ -136,9 +136,7 @@ def run(config: ServeConfig) -> None:
         _log.warning("serving with one worker: a daemonic process cannot start worker processes")
         workers = 1
     if workers <= 1:
-        uvicorn.run(
-            build_app(config), host=config.host, port=config.port, **_uvicorn_options(config)
-        )
+        uvicorn.run(build_app(config), host=config.host, port=config.port, **_uvicorn_options(config))
         return
     metrics_dir = None
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

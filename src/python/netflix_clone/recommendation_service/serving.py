@@ -142,9 +142,7 @@ class ModelHolder:
             _log.info("dropped %d cached lists of older models", dropped)
         except Exception as exc:
             self._on_event("cache_invalidation_error")
-            _log.warning(
-                "could not drop old cached lists (%s: %s)", type(exc).__name__, str(exc)[:160]
-            )
+            _log.warning("could not drop old cached lists (%s: %s)", type(exc).__name__, str(exc)[:160])
 
     def tick(self) -> None:
         """One watcher step: reload if CURRENT moved, and let a failing cache find out it is back."""

@@ -33,18 +33,14 @@ def synthetic_history(
     global_pop = zipf[rng.permutation(items)]
     global_pop /= global_pop.sum()
     by_genre = [np.flatnonzero(item_genre == g) for g in range(genres)]
-    genre_weights = [
-        global_pop[idx] / global_pop[idx].sum() if idx.size else idx for idx in by_genre
-    ]
+    genre_weights = [global_pop[idx] / global_pop[idx].sum() if idx.size else idx for idx in by_genre]
 
     n = users * sessions_per_user
     user_col = np.repeat(np.arange(users), sessions_per_user)
     loved = rng.integers(0, genres, size=(users, 2))
     second = rng.random(users) < 0.5
     pick_loved = rng.random(n) < 0.8
-    which = np.where(
-        second[user_col] & (rng.random(n) < 0.5), loved[user_col, 1], loved[user_col, 0]
-    )
+    which = np.where(second[user_col] & (rng.random(n) < 0.5), loved[user_col, 1], loved[user_col, 0])
     titles = np.empty(n, dtype=np.int64)
     completion = np.empty(n, dtype=np.float64)
     for g in range(genres):
@@ -66,6 +62,4 @@ def synthetic_history(
     width_u, width_i = len(str(users)), len(str(items))
     user_ids = np.char.add("u", np.char.zfill(user_col[order].astype(str), width_u))
     title_ids = np.char.add("t", np.char.zfill(titles[order].astype(str), width_i))
-    return HistoryColumns(
-        user_ids, title_ids, np.round(completion[order], 4), np.round(started[order], 3)
-    )
+    return HistoryColumns(user_ids, title_ids, np.round(completion[order], 4), np.round(started[order], 3))

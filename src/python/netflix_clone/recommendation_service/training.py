@@ -17,16 +17,8 @@ import numpy as np
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
-from netflix_clone.recommendation_service.domain.interactions import (
-    Interactions,
-    popularity_scores,
-    trending_scores,
-)
-from netflix_clone.recommendation_service.domain.model import (
-    FORMAT_VERSION,
-    RecommenderModel,
-    new_version,
-)
+from netflix_clone.recommendation_service.domain.interactions import Interactions, popularity_scores, trending_scores
+from netflix_clone.recommendation_service.domain.model import FORMAT_VERSION, RecommenderModel, new_version
 
 __all__ = ["AlsParams", "ProgressFn", "confidence_matrix", "train_als"]
 

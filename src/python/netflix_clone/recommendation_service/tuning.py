@@ -41,11 +41,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from netflix_clone.recommendation_service.domain.interactions import Interactions
-from netflix_clone.recommendation_service.domain.metrics import (
-    RankingMetrics,
-    evaluate_rankings,
-    ndcg_at_k,
-)
+from netflix_clone.recommendation_service.domain.metrics import RankingMetrics, evaluate_rankings, ndcg_at_k
 from netflix_clone.recommendation_service.training import AlsParams, train_als
 
 __all__ = [
@@ -98,9 +94,7 @@ class TuningReport:
         return asdict(self)
 
 
-def validation_split(
-    matrix: sp.csr_matrix, fraction: float, seed: int
-) -> tuple[sp.csr_matrix, dict[int, set[int]]]:
+def validation_split(matrix: sp.csr_matrix, fraction: float, seed: int) -> tuple[sp.csr_matrix, dict[int, set[int]]]:
     """(fit matrix, held-out titles per user): per user with >= 3 titles, a seeded `fraction` of them."""
     rng = np.random.default_rng(seed)
     matrix = matrix.tocsr()
@@ -127,9 +121,7 @@ def validation_split(
     return fit, held
 
 
-def _row_counts(
-    indptr: npt.NDArray[np.int32], keep: npt.NDArray[np.bool_]
-) -> npt.NDArray[np.int64]:
+def _row_counts(indptr: npt.NDArray[np.int32], keep: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
     rows = np.repeat(np.arange(indptr.size - 1), np.diff(indptr))
     return np.bincount(rows[keep], minlength=indptr.size - 1).astype(np.int64)
 
@@ -210,21 +202,13 @@ def tune(
     n_items = interactions.n_items
     max_factors = max(2, min(128, n_items // 2))
     factor_choices = (
-        [options.fixed_factors]
-        if options.fixed_factors
-        else sorted({min(f, max_factors) for f in FACTORS_GRID})
+        [options.fixed_factors] if options.fixed_factors else sorted({min(f, max_factors) for f in FACTORS_GRID})
     )
     mid_factors = options.fixed_factors or min(32, max_factors)
-    regs = (
-        [options.fixed_regularization]
-        if options.fixed_regularization is not None
-        else list(REGULARIZATION_GRID)
-    )
+    regs = [options.fixed_regularization] if options.fixed_regularization is not None else list(REGULARIZATION_GRID)
     alphas = [options.fixed_alpha] if options.fixed_alpha is not None else list(ALPHA_GRID)
 
-    report = TuningReport(
-        chosen={}, validation={}, budget_s=options.budget_s, validation_users=len(held)
-    )
+    report = TuningReport(chosen={}, validation={}, budget_s=options.budget_s, validation_users=len(held))
     results: dict[tuple[int, float, float], RankingMetrics] = {}
     errors: dict[tuple[int, float, float], float] = {}
     cost_per_factor: list[float] = []
@@ -257,9 +241,7 @@ def tune(
                 "seconds": round(seconds, 3),
             }
         )
-        _log.info(
-            "tuning %s f=%d reg=%g alpha=%g ndcg=%.4f", stage, factors, reg, alpha, metrics.ndcg
-        )
+        _log.info("tuning %s f=%d reg=%g alpha=%g ndcg=%.4f", stage, factors, reg, alpha, metrics.ndcg)
         return metrics
 
     def best() -> tuple[tuple[int, float, float], RankingMetrics]:
@@ -288,9 +270,7 @@ def tune(
         return min(eligible, key=lambda key: (key[0], -key[1], -results[key].ndcg))
 
     # 2. factors at the three best grid pairs (a pair that needs more factors can overtake)
-    pairs = sorted(
-        {(r, a): m for (f, r, a), m in results.items()}.items(), key=lambda kv: -kv[1].ndcg
-    )[:3]
+    pairs = sorted({(r, a): m for (f, r, a), m in results.items()}.items(), key=lambda kv: -kv[1].ndcg)[:3]
     for (reg, alpha), _ in pairs:
         for factors in factor_choices:
             trial("factors", factors, reg, alpha)

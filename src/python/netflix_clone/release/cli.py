@@ -33,12 +33,7 @@ from netflix_clone.release.adapters.git import Git, GitError, Tag
 from netflix_clone.release.adapters.pants import Pants, PantsUnavailable, image_dirs
 from netflix_clone.release.domain.commits import RawCommit
 from netflix_clone.release.domain.lint import DEFAULT_TYPES, LintResult, lint_commit, lint_message
-from netflix_clone.release.domain.release import (
-    NothingToRelease,
-    ReleasePlan,
-    plan_release,
-    render_changelog,
-)
+from netflix_clone.release.domain.release import NothingToRelease, ReleasePlan, plan_release, render_changelog
 from netflix_clone.release.domain.services import touched_by_closure, touched_by_prefix
 from netflix_clone.release.domain.versions import Version, VersionError
 
@@ -174,9 +169,7 @@ def _release(args: argparse.Namespace) -> int:
         blockers.append((EXIT_DIRTY, f"the working tree has uncommitted changes ({shown})"))
     if branch != args.release_branch:
         where = f"branch {branch}" if branch else "a detached HEAD"
-        blockers.append(
-            (EXIT_BRANCH, f"HEAD is on {where}; releases are cut from {args.release_branch}")
-        )
+        blockers.append((EXIT_BRANCH, f"HEAD is on {where}; releases are cut from {args.release_branch}"))
     if blockers and not args.dry_run:
         for code, message in blockers:
             _err(f"refusing to tag: {message} (exit {code})")
@@ -217,11 +210,7 @@ def _release(args: argparse.Namespace) -> int:
     except VersionError as exc:
         _err(str(exc))
         return EXIT_USAGE
-    same_series = [
-        t
-        for t in at_head
-        if t.version.core == plan.version.core and t.version.is_prerelease and args.pre
-    ]
+    same_series = [t for t in at_head if t.version.core == plan.version.core and t.version.is_prerelease and args.pre]
     if same_series:
         return nothing(f"HEAD is {same_series[0].name} already; commit something first")
     if git.tag_exists(plan.tag):
@@ -237,9 +226,7 @@ def _release(args: argparse.Namespace) -> int:
         services=services.touched,
     )
     date = datetime.now(timezone.utc).strftime("%Y-%m-%d")
-    changelog = render_changelog(
-        plan, date, services.changed, services.source, services.changed_how
-    )
+    changelog = render_changelog(plan, date, services.changed, services.source, services.changed_how)
     if args.notes_out:
         Path(args.notes_out).write_text(changelog, encoding="utf-8")
 
@@ -273,8 +260,7 @@ def _release(args: argparse.Namespace) -> int:
                     "services_note": services.source,
                     "commits": _plan_json(plan),
                     "reverted_before_release": [
-                        {"sha": o.sha, "header": o.header, "reverted_by": r.sha}
-                        for o, r in plan.cancelled
+                        {"sha": o.sha, "header": o.header, "reverted_by": r.sha} for o, r in plan.cancelled
                     ],
                     "changelog": changelog,
                     "blockers": [{"exit_code": c, "message": m} for c, m in blockers],
@@ -298,13 +284,9 @@ def _release(args: argparse.Namespace) -> int:
         print(changelog, end="")
         print()
         if tagged:
-            print(
-                f"created annotated tag {plan.tag} at {head[:12]}; publish it with: git push origin {plan.tag}"
-            )
+            print(f"created annotated tag {plan.tag} at {head[:12]}; publish it with: git push origin {plan.tag}")
         elif args.dry_run:
-            print(
-                f"DRY RUN - would create annotated tag {plan.tag} at {head[:12]}; nothing was changed"
-            )
+            print(f"DRY RUN - would create annotated tag {plan.tag} at {head[:12]}; nothing was changed")
     for blocker_code, message in blockers:
         verb = "a real run would refuse" if args.dry_run else "refusing to tag"
         _err(f"{verb}: {message} (exit {blocker_code})")
@@ -328,9 +310,7 @@ def _print_lint(results: list[LintResult], as_json: bool) -> int:
     if annotate:
         for result in failed:
             reasons = "; ".join(result.errors).replace("%", "%25").replace("\n", "%0A")
-            print(
-                f"::error title=commit message {result.sha[:7] or '(PR title)'}::{result.header} - {reasons}"
-            )
+            print(f"::error title=commit message {result.sha[:7] or '(PR title)'}::{result.header} - {reasons}")
     checked = [r for r in results if not r.skipped]
     sys.stdout.flush()  # the per-commit lines before the summary, also when both go to one terminal
     if failed:
@@ -367,9 +347,7 @@ def _release_parser() -> argparse.ArgumentParser:
     p.add_argument("--release-branch", default="main", help="the branch releases are cut from")
     p.add_argument("--dry-run", action="store_true", help="print everything, change nothing")
     p.add_argument("--pre", metavar="LABEL", help="a pre-release: rc gives <next>-rc.N")
-    p.add_argument(
-        "--next-version", metavar="X.Y.Z", help="this version instead of the computed one"
-    )
+    p.add_argument("--next-version", metavar="X.Y.Z", help="this version instead of the computed one")
     p.add_argument("--json", action="store_true")
     p.add_argument("--notes-out", metavar="FILE", help="also write the changelog section here")
     p.add_argument("--pants", default="./pants", help="how to run Pants (default: ./pants)")

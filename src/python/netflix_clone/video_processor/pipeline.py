@@ -35,12 +35,7 @@ from netflix_clone.video_processor.domain.ladder import (
 )
 from netflix_clone.video_processor.domain.levels import H264Encoding, x264_encoding
 from netflix_clone.video_processor.domain.media import MediaInfo, MediaLimits, validate
-from netflix_clone.video_processor.domain.per_title import (
-    PerTitleLimits,
-    TrialOptions,
-    plan_trials,
-    select_rungs,
-)
+from netflix_clone.video_processor.domain.per_title import PerTitleLimits, TrialOptions, plan_trials, select_rungs
 from netflix_clone.video_processor.domain.playlists import (
     AudioRendition,
     Variant,
@@ -290,9 +285,7 @@ def process_video(
 
     staged = publisher.staging_dir(prefix)
     try:
-        report, run = _produce(
-            source, title_id, name, config, info, digest, key, staged, stages, stop
-        )
+        report, run = _produce(source, title_id, name, config, info, digest, key, staged, stages, stop)
         report["location"] = publisher.location(prefix)
         with open(os.path.join(staged, MANIFEST), "w", encoding="utf-8") as handle:
             json.dump({"job_key": key, "report": report}, handle, indent=2, sort_keys=True)
@@ -340,9 +333,7 @@ def _produce(
     }
 
     encode_report = stages.start("encode")
-    run = encode_ladder(
-        source, info, rungs, staged, config.encode, encode_report, config.timeout_s, stop
-    )
+    run = encode_ladder(source, info, rungs, staged, config.encode, encode_report, config.timeout_s, stop)
     stages.finish("encode")
     run_stats["encode"] = {
         "wall_s": round(run.seconds, 3),
@@ -354,14 +345,10 @@ def _produce(
     audio: Optional[AudioRendition] = None
     if info.audio:
         audio_dir = os.path.join(staged, "audio")
-        playlist = parse_media_playlist(
-            open(os.path.join(audio_dir, "index.m3u8"), encoding="utf-8").read()
-        )
+        playlist = parse_media_playlist(open(os.path.join(audio_dir, "index.m3u8"), encoding="utf-8").read())
         init = os.path.getsize(os.path.join(audio_dir, playlist.map_uri)) if playlist.map_uri else 0
         peak, average = measure_bandwidth(playlist, _sizes(audio_dir), init)
-        audio = AudioRendition(
-            "audio/index.m3u8", language=info.audio[0].language, peak_bps=peak, average_bps=average
-        )
+        audio = AudioRendition("audio/index.m3u8", language=info.audio[0].language, peak_bps=peak, average_bps=average)
 
     width, height = info.video.display_size
     quality_report = stages.start("quality")
@@ -370,9 +357,7 @@ def _produce(
     quality_cpu = 0.0
     for i, rung in enumerate(rungs):
         directory = os.path.join(staged, rung.name)
-        playlist = parse_media_playlist(
-            open(os.path.join(directory, "index.m3u8"), encoding="utf-8").read()
-        )
+        playlist = parse_media_playlist(open(os.path.join(directory, "index.m3u8"), encoding="utf-8").read())
         init = os.path.getsize(os.path.join(directory, playlist.map_uri)) if playlist.map_uri else 0
         peak, average = measure_bandwidth(playlist, _sizes(directory), init)
         # CODECS states what the bitstream carries, read back from it (the plan's level was passed

@@ -61,9 +61,7 @@ def run_job(
                 state["timed_out"] = True
                 stop.set()
                 return
-            if not queue.heartbeat(
-                job.id, worker, float(state["progress"]), str(state["stage"]), lease_s
-            ):
+            if not queue.heartbeat(job.id, worker, float(state["progress"]), str(state["stage"]), lease_s):
                 # Another worker owns the job now (our lease lapsed): stop rather than race it.
                 state["lost"] = True
                 stop.set()
@@ -73,29 +71,19 @@ def run_job(
     beat.start()
     try:
         config = config_for(job.settings)
-        report = process_video(
-            job.input, job.title_id, job.name, config, publisher, catalog, progress, stop
-        )
+        report = process_video(job.input, job.title_id, job.name, config, publisher, catalog, progress, stop)
     except InvalidMedia as exc:
-        outcome = next_state_after_failure(
-            job.attempts, job.max_attempts, True, f"{exc.reason}: {exc.detail}"
-        )
+        outcome = next_state_after_failure(job.attempts, job.max_attempts, True, f"{exc.reason}: {exc.detail}")
     except InvalidTitleId as exc:
-        outcome = next_state_after_failure(
-            job.attempts, job.max_attempts, True, f"invalid_title_id: {exc}"
-        )
+        outcome = next_state_after_failure(job.attempts, job.max_attempts, True, f"invalid_title_id: {exc}")
     except FfmpegError as exc:
         if state.get("lost"):
             log.warning("job %s: lease lost to another worker; abandoned", job.id)
             return "abandoned"
         reason = "job timed out" if state.get("timed_out") else f"encode failed: {exc}"
         outcome = next_state_after_failure(job.attempts, job.max_attempts, False, reason[:2000])
-    except (
-        Exception
-    ) as exc:  # pylint: disable=broad-except  # any other failure is retried, then recorded
-        outcome = next_state_after_failure(
-            job.attempts, job.max_attempts, False, f"{type(exc).__name__}: {exc}"[:2000]
-        )
+    except Exception as exc:  # pylint: disable=broad-except  # any other failure is retried, then recorded
+        outcome = next_state_after_failure(job.attempts, job.max_attempts, False, f"{type(exc).__name__}: {exc}"[:2000])
     else:
         stop.set()
         beat.join()

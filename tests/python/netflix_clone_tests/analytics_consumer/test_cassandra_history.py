@@ -31,9 +31,7 @@ def test_statements_are_time_ordered_per_user_and_idempotent_by_key() -> None:
     assert "PRIMARY KEY ((user_id), started_at, session_id)" in cql["table"]
     assert "CLUSTERING ORDER BY (started_at DESC" in cql["table"]
     assert cql["insert"].count("?") == len(COLUMNS)
-    assert cql["insert"].startswith(
-        "INSERT INTO history_ks.viewing_history_by_user (user_id, started_at"
-    )
+    assert cql["insert"].startswith("INSERT INTO history_ks.viewing_history_by_user (user_id, started_at")
     with pytest.raises(ValueError, match="invalid Cassandra keyspace"):
         statements("ks; DROP TABLE x")
 

@@ -6,14 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from netflix_clone.analytics_consumer.cli import main
 from netflix_clone_testing.backends import RedisNamespace
 
-from netflix_clone.analytics_consumer.cli import main
 
-
-def test_simulate_then_replay_with_dead_letters(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_simulate_then_replay_with_dead_letters(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     events = tmp_path / "events.jsonl"
     assert (
         main(
@@ -118,9 +115,7 @@ def test_taste_groups_shape_what_viewers_play_and_report_groups_qoe(
     titles = [f"title-{i}" for i in range(8)]
     events = simulate_population(sessions=800, users=40, titles=titles, seed=3, taste_clusters=4)
     groups = {t: i % 4 for i, t in enumerate(titles)}
-    plays = [
-        (e.user_id, e.cid) for e in events if isinstance(e, PlayRequest)
-    ]  # CMCD: cid = content id
+    plays = [(e.user_id, e.cid) for e in events if isinstance(e, PlayRequest)]  # CMCD: cid = content id
     in_group = Counter(groups[t] == int(u[1:]) % 4 for u, t in plays)
     assert in_group[True] > 2 * in_group[False]  # most plays come from the viewer's own group
     assert len(plays) == 800 and {t for _, t in plays} <= set(titles)

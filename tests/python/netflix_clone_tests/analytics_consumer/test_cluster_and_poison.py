@@ -128,17 +128,13 @@ class PickySink:
         self.inner.close()
 
 
-def test_a_session_a_sink_keeps_rejecting_is_dead_lettered_whole(
-    redis_ns: RedisNamespace, tmp_path: Path
-) -> None:
+def test_a_session_a_sink_keeps_rejecting_is_dead_lettered_whole(redis_ns: RedisNamespace, tmp_path: Path) -> None:
     for key in redis_ns.keys():
         redis_ns.client.delete(key)
     refused = EVENTS[-1].sid
     sink = PickySink(SqliteSink(tmp_path / "k.sqlite"), refused)
     publish_events(redis_ns.client, redis_ns.key("events"), [encode_event(e) for e in EVENTS])
-    consumer = consumer_for_prefix(
-        redis_ns.client, redis_ns.key(""), "k", [sink], rule=RULE, lease_ms=1
-    )
+    consumer = consumer_for_prefix(redis_ns.client, redis_ns.key(""), "k", [sink], rule=RULE, lease_ms=1)
     sink.down = True  # an outage first: nothing may be dead-lettered for it
     idle = 0
     while idle < 2:

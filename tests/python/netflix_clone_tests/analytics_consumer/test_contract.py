@@ -22,9 +22,7 @@ BASE = {"v": 1, "sid": "s1", "seq": 0, "ts": 1000}
 
 def test_every_event_type_round_trips() -> None:
     events: list[PlayerEvent] = [
-        PlayRequest(
-            v=1, sid="s", seq=0, ts=1, user_id="u", cid="t", device="tv", country="BR", cdn="a"
-        ),
+        PlayRequest(v=1, sid="s", seq=0, ts=1, user_id="u", cid="t", device="tv", country="BR", cdn="a"),
         StallStart(v=1, sid="s", seq=1, ts=2, cause="seek"),
         Heartbeat(v=1, sid="s", seq=2, ts=3, pos_ms=10, bl=4000, mtp=5000),
         End(v=1, sid="s", seq=3, ts=4),
@@ -71,12 +69,8 @@ def test_fuzz_no_payload_raises_anything_but_event_error(payload: bytes) -> None
 @settings(max_examples=200, deadline=None)
 @given(
     st.dictionaries(
-        st.sampled_from(
-            ["v", "sid", "seq", "ts", "type", "pos_ms", "cause", "br", "fatal", "code"]
-        ),
-        st.one_of(
-            st.integers(-5, 10**15), st.text(max_size=10), st.booleans(), st.none(), st.floats()
-        ),
+        st.sampled_from(["v", "sid", "seq", "ts", "type", "pos_ms", "cause", "br", "fatal", "code"]),
+        st.one_of(st.integers(-5, 10**15), st.text(max_size=10), st.booleans(), st.none(), st.floats()),
     )
 )
 def test_fuzz_structured_payloads(fields: dict) -> None:

@@ -18,17 +18,13 @@ from hypothesis import strategies as st
 
 from netflix_clone.analytics_consumer.adapters.redis_streams import publish_events
 from netflix_clone.analytics_consumer.adapters.sinks import (
-    SessionSink,
     SESSION_COLUMNS,
     JsonLinesSink,
     PostgresSink,
+    SessionSink,
     SqliteSink,
 )
-from netflix_clone.analytics_consumer.consumer import (
-    StreamConsumer,
-    consumer_for_prefix,
-    replay_lines,
-)
+from netflix_clone.analytics_consumer.consumer import StreamConsumer, consumer_for_prefix, replay_lines
 from netflix_clone.analytics_consumer.domain.closing import ClosingRule
 from netflix_clone.analytics_consumer.domain.sessionizer import Sessionizer
 from netflix_clone.analytics_consumer.domain.simulator import simulate_population
@@ -73,9 +69,7 @@ HOSTILE: list[tuple[str, bytes, str]] = [
 
 
 @pytest.mark.parametrize(("name", "payload", "reason"), HOSTILE, ids=[h[0] for h in HOSTILE])
-def test_each_hostile_payload_gets_its_stable_reason(
-    name: str, payload: bytes, reason: str
-) -> None:
+def test_each_hostile_payload_gets_its_stable_reason(name: str, payload: bytes, reason: str) -> None:
     with pytest.raises(EventError) as caught:
         decode_event(payload)
     assert caught.value.reason == reason, (name, caught.value)
@@ -93,14 +87,9 @@ BOOLEANS = {"orphan", "exited_before_start", "start_failure", "playback_failure"
 
 def _sqlite_rows(db: Path) -> dict[str, tuple[Any, ...]]:
     conn = sqlite3.connect(db)
-    rows = conn.execute(
-        f"SELECT {', '.join(SESSION_COLUMNS)} FROM sessions"
-    ).fetchall()  # nosec B608
+    rows = conn.execute(f"SELECT {', '.join(SESSION_COLUMNS)} FROM sessions").fetchall()  # nosec B608
     conn.close()
-    return {
-        r[0]: tuple(bool(v) if c in BOOLEANS else v for c, v in zip(SESSION_COLUMNS, r))
-        for r in rows
-    }
+    return {r[0]: tuple(bool(v) if c in BOOLEANS else v for c, v in zip(SESSION_COLUMNS, r)) for r in rows}
 
 
 def _postgres_rows(dsn: str) -> dict[str, tuple[Any, ...]]:
@@ -121,9 +110,7 @@ def _mixed() -> list[bytes]:
     return lines
 
 
-def test_replay_skips_each_bad_line_and_writes_every_valid_session(
-    tmp_path: Path, pg_dsn: str
-) -> None:
+def test_replay_skips_each_bad_line_and_writes_every_valid_session(tmp_path: Path, pg_dsn: str) -> None:
     lines = _mixed()
     db, jsonl = tmp_path / "r.sqlite", tmp_path / "r.jsonl"
     sinks: list[SessionSink] = [SqliteSink(db), JsonLinesSink(jsonl), PostgresSink(pg_dsn)]
@@ -135,15 +122,10 @@ def test_replay_skips_each_bad_line_and_writes_every_valid_session(
     assert sorted(d.reason for d in result.dead_letters) == sorted(h[2] for h in HOSTILE)
     expected = _expected(VALID)
     assert _sqlite_rows(db) == expected
-    assert {json.loads(line)["session_id"] for line in jsonl.read_text().splitlines()} == set(
-        expected
-    )
+    assert {json.loads(line)["session_id"] for line in jsonl.read_text().splitlines()} == set(expected)
     pg = _postgres_rows(pg_dsn)
     assert set(pg) == set(expected)
-    assert all(
-        pg[s][SESSION_COLUMNS.index("play_ms")] == expected[s][SESSION_COLUMNS.index("play_ms")]
-        for s in pg
-    )
+    assert all(pg[s][SESSION_COLUMNS.index("play_ms")] == expected[s][SESSION_COLUMNS.index("play_ms")] for s in pg)
 
 
 def _drain(consumer: StreamConsumer) -> None:
@@ -201,9 +183,7 @@ payloads = st.one_of(
 )  # fmt: skip
 
 
-@settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(payloads, min_size=1, max_size=30))
 def test_fuzzed_batches_never_stop_the_stream_or_lose_a_valid_session(
     ns: RedisNamespace, tmp_path_factory: pytest.TempPathFactory, junk: list[bytes]
@@ -213,9 +193,7 @@ def test_fuzzed_batches_never_stop_the_stream_or_lose_a_valid_session(
     lines = [encode_event(e) for e in VALID[:60]] + junk
     publish_events(ns.client, ns.key("events"), lines)
     db = tmp_path_factory.mktemp("fuzz") / "s.sqlite"
-    consumer = consumer_for_prefix(
-        ns.client, ns.key(""), "f", [SqliteSink(db)], batch=40, rule=RULE
-    )
+    consumer = consumer_for_prefix(ns.client, ns.key(""), "f", [SqliteSink(db)], batch=40, rule=RULE)
     _drain(consumer)
     dead = ns.client.xlen(ns.key("dead"))
     assert consumer.metrics.total(consumer.metrics.stored) + dead == len(lines)
@@ -248,9 +226,7 @@ def test_one_heartbeat_a_day_ahead_changes_nothing(ns: RedisNamespace, tmp_path:
 
     publish_events(ns.client, ns.key("events"), lines)
     db = tmp_path / "stream.sqlite"
-    consumer = consumer_for_prefix(
-        ns.client, ns.key(""), "skew", [SqliteSink(db)], batch=2000, rule=RULE
-    )
+    consumer = consumer_for_prefix(ns.client, ns.key(""), "skew", [SqliteSink(db)], batch=2000, rule=RULE)
     _drain(consumer)
     assert [f[b"reason"] for _, f in ns.client.xrange(ns.key("dead"))] == [b"clock_skew"]
     assert _sqlite_rows(db) == expected
@@ -264,10 +240,7 @@ def test_one_heartbeat_a_day_ahead_changes_nothing(ns: RedisNamespace, tmp_path:
 
 
 def test_events_without_a_play_request_are_orphans(ns: RedisNamespace, tmp_path: Path) -> None:
-    orphan = [
-        Heartbeat(v=1, sid="orphan-1", seq=i, ts=VALID[0].ts + i * 10_000, pos_ms=i)
-        for i in range(1, 4)
-    ]
+    orphan = [Heartbeat(v=1, sid="orphan-1", seq=i, ts=VALID[0].ts + i * 10_000, pos_ms=i) for i in range(1, 4)]
     publish_events(ns.client, ns.key("events"), [encode_event(e) for e in orphan])
     db = tmp_path / "o.sqlite"
     consumer = consumer_for_prefix(ns.client, ns.key(""), "o", [SqliteSink(db)], rule=RULE)

@@ -108,9 +108,7 @@ def test_score_is_monotone_in_stall_time(inputs, more) -> None:
 @given(qoe_inputs, st.integers(1, 50), st.floats(0, 30_000))
 def test_score_is_monotone_in_stall_count_at_equal_stall_length(inputs, extra, mean_ms) -> None:
     base = _with(inputs, stall_ms=inputs.stall_count * mean_ms)
-    more = _with(
-        base, stall_count=base.stall_count + extra, stall_ms=(base.stall_count + extra) * mean_ms
-    )
+    more = _with(base, stall_count=base.stall_count + extra, stall_ms=(base.stall_count + extra) * mean_ms)
     assert _score(more) <= _score(base)
 
 

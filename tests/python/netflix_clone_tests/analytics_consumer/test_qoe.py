@@ -10,9 +10,9 @@ from netflix_clone.contracts.player_events import (
     End,
     Error,
     FirstFrame,
-    PlayerEvent,
     Heartbeat,
     Pause,
+    PlayerEvent,
     PlayRequest,
     RenditionChange,
     Resume,
@@ -81,9 +81,7 @@ def test_seek_stalls_and_pauses_are_not_rebuffering() -> None:
 def test_failure_classes() -> None:
     ebvs = compute_session([_req(), End(v=1, sid="s", seq=1, ts=9000)], "end")
     assert ebvs.exited_before_start and ebvs.qoe_score is None and ebvs.startup_ms is None
-    vsf = compute_session(
-        [_req(), Error(v=1, sid="s", seq=1, ts=900, code="DRM", fatal=True)], "fatal_error"
-    )
+    vsf = compute_session([_req(), Error(v=1, sid="s", seq=1, ts=900, code="DRM", fatal=True)], "fatal_error")
     assert vsf.start_failure and not vsf.exited_before_start and vsf.qoe_score == 0.0
     vpf = compute_session(
         [
@@ -106,9 +104,7 @@ def test_failure_classes() -> None:
 
 
 def test_gaps_are_counted() -> None:
-    m = compute_session(
-        [_req(), FirstFrame(v=1, sid="s", seq=3, ts=500), End(v=1, sid="s", seq=5, ts=900)], "end"
-    )
+    m = compute_session([_req(), FirstFrame(v=1, sid="s", seq=3, ts=500), End(v=1, sid="s", seq=5, ts=900)], "end")
     assert m.missing_events == 3
 
 

@@ -6,9 +6,7 @@ from netflix_clone.contracts.player_events import End, FirstFrame, Heartbeat, Pl
 
 
 def _req(sid: str, ts: int) -> PlayRequest:
-    return PlayRequest(
-        v=1, sid=sid, seq=0, ts=ts, user_id="u", cid="t", device="tv", country="US", cdn="a"
-    )
+    return PlayRequest(v=1, sid=sid, seq=0, ts=ts, user_id="u", cid="t", device="tv", country="US", cdn="a")
 
 
 def test_closes_after_the_reorder_window_and_takes_late_events_inside_it() -> None:
@@ -58,9 +56,7 @@ def test_events_without_a_play_request_are_an_orphan_not_an_exit_before_start() 
 
 def test_memory_per_session_is_bounded() -> None:
     s = Sessionizer(max_events_per_session=10)
-    outcomes = [
-        s.add(Heartbeat(v=1, sid="a", seq=seq, ts=seq, pos_ms=seq), seq) for seq in range(25)
-    ]
+    outcomes = [s.add(Heartbeat(v=1, sid="a", seq=seq, ts=seq, pos_ms=seq), seq) for seq in range(25)]
     assert len(s.sessions["a"].events) == 10 and s.overflow == 15
     assert outcomes.count(Added.OVERFLOW) == 15
 
@@ -83,9 +79,7 @@ def test_receive_clock_is_not_moved_by_one_player() -> None:
     assert not any(skewed for _, skewed in seen)
     rx, skewed = clock.observe("e", 1_000_000 + 86_400_000)  # a newcomer a day ahead
     assert skewed and rx < 1_300_000
-    rx, skewed = clock.observe(
-        "a", 1_000_000 + 200_000 + 86_400_000
-    )  # a known player jumping a day
+    rx, skewed = clock.observe("a", 1_000_000 + 200_000 + 86_400_000)  # a known player jumping a day
     assert skewed
     assert clock.observe("a", 1_201_000) == (clock.now, False) and clock.now < 1_300_000
 

@@ -53,9 +53,7 @@ def test_postgres_sink_is_idempotent_and_feeds_the_contract_table(pg_dsn: str) -
         )
         total, bad = _one(cur)
         assert total == len(SESSIONS)
-        assert bad == sum(
-            s.exited_before_start + s.start_failure + s.playback_failure for s in SESSIONS
-        )
+        assert bad == sum(s.exited_before_start + s.start_failure + s.playback_failure for s in SESSIONS)
     conn.close()
 
 
@@ -66,6 +64,4 @@ def test_sqlite_sink_is_idempotent(tmp_path: Path) -> None:
     sink.close()
     conn = sqlite3.connect(tmp_path / "a.sqlite")
     assert conn.execute("SELECT count(*) FROM sessions").fetchone() == (len(SESSIONS),)
-    assert conn.execute("SELECT count(*) FROM viewing_history").fetchone() == (
-        sum(s.play_ms > 0 for s in SESSIONS),
-    )
+    assert conn.execute("SELECT count(*) FROM viewing_history").fetchone() == (sum(s.play_ms > 0 for s in SESSIONS),)

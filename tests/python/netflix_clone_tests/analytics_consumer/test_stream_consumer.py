@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from netflix_clone.analytics_consumer.adapters.redis_streams import publish_events
-from netflix_clone.analytics_consumer.adapters.sinks import SESSION_COLUMNS, SqliteSink
 from netflix_clone.analytics_consumer.adapters.session_store import SessionBatch
+from netflix_clone.analytics_consumer.adapters.sinks import SESSION_COLUMNS, SqliteSink
 from netflix_clone.analytics_consumer.consumer import StreamConsumer, consumer_for_prefix
 from netflix_clone.analytics_consumer.domain.closing import ClosingRule
 from netflix_clone.analytics_consumer.domain.sessionizer import Sessionizer
@@ -43,18 +43,14 @@ def _rows(db: Path) -> dict[str, tuple]:
     out = {}
     for row in rows:
         values = tuple(
-            bool(v)
-            if c in ("orphan", "exited_before_start", "start_failure", "playback_failure")
-            else v
+            bool(v) if c in ("orphan", "exited_before_start", "start_failure", "playback_failure") else v
             for c, v in zip(SESSION_COLUMNS, row)
         )
         out[row[0]] = values
     return out
 
 
-def _consumer(
-    ns: RedisNamespace, name: str, db: Path, claim_idle_ms: int = 60_000
-) -> StreamConsumer:
+def _consumer(ns: RedisNamespace, name: str, db: Path, claim_idle_ms: int = 60_000) -> StreamConsumer:
     return consumer_for_prefix(
         ns.client,
         ns.key(""),
@@ -87,9 +83,7 @@ def _drain(consumers: list[StreamConsumer]) -> None:
     consumers[0].drain()
 
 
-def test_two_consumers_share_a_group_and_produce_each_session_once(
-    stream: RedisNamespace, tmp_path: Path
-) -> None:
+def test_two_consumers_share_a_group_and_produce_each_session_once(stream: RedisNamespace, tmp_path: Path) -> None:
     db = tmp_path / "s.sqlite"
     a, b = _consumer(stream, "a", db), _consumer(stream, "b", db)
     _drain([a, b])
@@ -105,9 +99,7 @@ def test_two_consumers_share_a_group_and_produce_each_session_once(
     assert sessions == len(_expected())
 
 
-def test_a_consumer_that_dies_mid_batch_loses_nothing(
-    stream: RedisNamespace, tmp_path: Path
-) -> None:
+def test_a_consumer_that_dies_mid_batch_loses_nothing(stream: RedisNamespace, tmp_path: Path) -> None:
     db = tmp_path / "s.sqlite"
     doomed = _consumer(stream, "doomed", db)
     doomed.source.read()  # took 400 entries and died before storing or acking them
@@ -137,9 +129,7 @@ def test_a_crash_after_commit_before_forget_does_not_double_count(
     assert second.store.open_count() == 0
 
 
-def test_realtime_view_counts_viewers_and_rolls_qoe_per_cdn(
-    stream: RedisNamespace, tmp_path: Path
-) -> None:
+def test_realtime_view_counts_viewers_and_rolls_qoe_per_cdn(stream: RedisNamespace, tmp_path: Path) -> None:
     from netflix_clone.contracts.player_events import End, FirstFrame, Heartbeat, PlayRequest
 
     consumer = _consumer(stream, "rt", tmp_path / "s.sqlite")
@@ -171,9 +161,7 @@ def test_realtime_view_counts_viewers_and_rolls_qoe_per_cdn(
     assert store.rolling_qoe("z", now_ms=40_000)["sessions"] == 1
 
 
-def test_realtime_view_holds_a_sessions_final_commit(
-    stream: RedisNamespace, tmp_path: Path
-) -> None:
+def test_realtime_view_holds_a_sessions_final_commit(stream: RedisNamespace, tmp_path: Path) -> None:
     """A session reopened by a late event replaces its earlier contribution instead of adding to it."""
     from netflix_clone.contracts.player_events import End, FirstFrame, Heartbeat, PlayRequest
 

@@ -37,9 +37,7 @@ def test_counts_repeat_exactly_and_a_planted_slowdown_shows_as_itself(
         assert kernel["per_op"] / plain[name]["per_op"] == pytest.approx(1.15, abs=0.005)
 
 
-def test_a_missing_toggle_symbol_is_reported(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_missing_toggle_symbol_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(benchmark_instructions, "TOGGLE", "no_such_function_in_python")
     with pytest.raises(RuntimeError, match="found 0"):
         _per_op(tmp_path, "broken", "--repeats", "1")

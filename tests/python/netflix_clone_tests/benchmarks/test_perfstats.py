@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import perf
 import pytest
 
-import perf
 from perfstats import (
     append_history,
     check_targets,
@@ -49,10 +49,7 @@ def test_throughput_direction_is_respected() -> None:
 
 def test_small_shifts_and_noisy_shifts_are_not_regressions() -> None:
     # Significant but below the 10 % threshold.
-    assert (
-        compare_samples(_noisy(1.0, n=40, spread=0.01), _noisy(1.05, n=40, spread=0.01)).verdict
-        == "no change"
-    )
+    assert compare_samples(_noisy(1.0, n=40, spread=0.01), _noisy(1.05, n=40, spread=0.01)).verdict == "no change"
     # Above the threshold on the medians but far too noisy to tell from three samples each.
     assert compare_samples([1.0, 2.0, 0.5], [1.3, 0.6, 2.2]).verdict == "no change"
     assert compare_samples([1.0], [2.0]).verdict == "insufficient data"
@@ -111,10 +108,7 @@ def _rounds(
 def test_paired_rounds_stay_quiet_on_identical_code() -> None:
     rng = np.random.default_rng(1)
     # Machine state swinging by +-30 % between rounds and 5 % between processes, 8 rounds, 500 trials.
-    verdicts = [
-        compare_paired(*_rounds(rng, 8, 0.0, drift=0.3, process_noise=0.05)).verdict
-        for _ in range(500)
-    ]
+    verdicts = [compare_paired(*_rounds(rng, 8, 0.0, drift=0.3, process_noise=0.05)).verdict for _ in range(500)]
     # A false alarm needs >10 % AND 7-8 of 8 rounds one way: well under 1 % of identical pairs.
     assert verdicts.count("regression") <= 2
     assert verdicts.count("improvement") <= 2
@@ -122,29 +116,19 @@ def test_paired_rounds_stay_quiet_on_identical_code() -> None:
 
 def test_paired_rounds_catch_a_15_percent_slowdown_through_machine_drift() -> None:
     rng = np.random.default_rng(2)
-    caught = [
-        compare_paired(*_rounds(rng, 8, 0.15, drift=0.3, process_noise=0.02)) for _ in range(200)
-    ]
+    caught = [compare_paired(*_rounds(rng, 8, 0.15, drift=0.3, process_noise=0.02)) for _ in range(200)]
     assert sum(v.verdict == "regression" for v in caught) >= 190
     assert all(0.05 < v.change < 0.25 for v in caught)
     # The same slowdown judged on unpaired medians drowns in the +-30 % drift.
     rng = np.random.default_rng(2)
-    unpaired = [
-        compare_samples(*_rounds(rng, 8, 0.15, drift=0.3, process_noise=0.02)).verdict
-        for _ in range(200)
-    ]
+    unpaired = [compare_samples(*_rounds(rng, 8, 0.15, drift=0.3, process_noise=0.02)).verdict for _ in range(200)]
     assert unpaired.count("regression") < 100
 
 
 def test_paired_direction_small_shifts_and_missing_rounds() -> None:
     base = [100.0, 90, 110, 95, 105, 100, 98, 102]
-    assert (
-        compare_paired(base, [b * 0.8 for b in base], higher_is_better=True).verdict == "regression"
-    )
-    assert (
-        compare_paired(base, [b * 1.2 for b in base], higher_is_better=True).verdict
-        == "improvement"
-    )
+    assert compare_paired(base, [b * 0.8 for b in base], higher_is_better=True).verdict == "regression"
+    assert compare_paired(base, [b * 1.2 for b in base], higher_is_better=True).verdict == "improvement"
     assert compare_paired(base, [b * 0.8 for b in base]).verdict == "improvement"
     # Consistent but below the 10 % threshold: not a regression.
     small = compare_paired(base, [b * 1.05 for b in base])
@@ -157,9 +141,7 @@ def test_paired_direction_small_shifts_and_missing_rounds() -> None:
     assert compare_paired(holes, [1.0, 1.0, 99, 121]).verdict == "insufficient data"
 
 
-def test_check_and_compare_commands_exit_codes(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_check_and_compare_commands_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     def report(scale: float) -> dict:
         return {
             "benchmark": "analytics",
@@ -180,9 +162,7 @@ def test_check_and_compare_commands_exit_codes(
     assert perf.main(["check", str(base)]) == 0
     assert "pass" in capsys.readouterr().out
     assert perf.main(["compare", "--baseline", str(base), "--candidate", str(same)]) == 0
-    assert (
-        perf.main(["compare", "--baseline", str(base), "--candidate", str(slow), "--markdown"]) == 1
-    )
+    assert perf.main(["compare", "--baseline", str(base), "--candidate", str(slow), "--markdown"]) == 1
     out = capsys.readouterr().out
     assert "| analytics | latency.ms.p99 |" in out and "regression" in out
     slow_targets = tmp_path / "t.json"
@@ -208,9 +188,7 @@ def test_check_and_compare_commands_exit_codes(
 def test_history_and_plot(tmp_path: Path) -> None:
     history = tmp_path / "h.jsonl"
     for i, value in enumerate([1.0, 1.2, 0.9]):
-        append_history(
-            history, {"benchmark": "b", "environment": {"time": f"t{i}"}, "metrics": {"m": value}}
-        )
+        append_history(history, {"benchmark": "b", "environment": {"time": f"t{i}"}, "metrics": {"m": value}})
     append_history(history, {"benchmark": "other", "metrics": {"m": 5}})
     entries = read_history(history, "b")
     assert [e["metrics"]["m"] for e in entries] == [1.0, 1.2, 0.9]
@@ -300,9 +278,7 @@ def test_ab_alternates_sides_and_gates_on_the_planted_slowdown(
     assert by_metric["latency.ms.p99"]["verdict"] == "regression"
     assert by_metric["latency.ms.p99"]["change"] == pytest.approx(0.15)
     assert by_metric["throughput.events_per_consumer_cpu_s"]["verdict"] == "regression"
-    assert result["values"]["analytics:latency.ms.p99"]["baseline"][:3] == pytest.approx(
-        [8.0, 10.4, 12.8]
-    )
+    assert result["values"]["analytics:latency.ms.p99"]["baseline"][:3] == pytest.approx([8.0, 10.4, 12.8])
     assert json.loads((tmp_path / "out" / "ab.json").read_text())["rounds"] == 10
     # A side that produces no report stops the gate with the command that failed, even where an
     # earlier run into the same directory left one.
@@ -332,9 +308,7 @@ def test_ab_refuses_too_few_rounds_to_reach_the_significance_level() -> None:
     alpha = float(config.get("regression", {}).get("alpha", 0.01))
     for only in (None, "analytics"):
         names = only.split(",") if only else list(perf.TIMED)
-        family = sum(
-            1 for t in config["tracked"] if t["benchmark"] in names and not t.get("deterministic")
-        )
+        family = sum(1 for t in config["tracked"] if t["benchmark"] in names and not t.get("deterministic"))
         assert family >= 2, "the tracked metrics define a family to correct for"
         needed = next(n for n in range(1, 64) if 2.0**-n < alpha / family)
         argv = ["ab", "--baseline", "x", "--candidate", "y", "--rounds", str(needed - 1)]
@@ -343,18 +317,14 @@ def test_ab_refuses_too_few_rounds_to_reach_the_significance_level() -> None:
 
 
 def test_holm_controls_the_family_and_keeps_order() -> None:
-    assert holm([0.001, 0.04, float("nan"), 0.03]) == pytest.approx(
-        [0.003, 0.06, float("nan"), 0.06], nan_ok=True
-    )
+    assert holm([0.001, 0.04, float("nan"), 0.03]) == pytest.approx([0.003, 0.06, float("nan"), 0.06], nan_ok=True)
     assert holm([0.5, 0.9]) == [1.0, 1.0]
     assert not holm([])
 
 
 def test_an_ab_family_of_ten_metrics_does_not_flag_one_lucky_metric() -> None:
     # Eight rounds with every round worse on one metric of ten: p = 1/256 alone, not after Holm.
-    base: dict[str, dict[str, list[dict[str, Any]]]] = {
-        "recommendations": {"baseline": [], "candidate": []}
-    }
+    base: dict[str, dict[str, list[dict[str, Any]]]] = {"recommendations": {"baseline": [], "candidate": []}}
     for r in range(8):
         metrics = {"lat": {"a": 1.0, "b": 1.0}}
         base["recommendations"]["baseline"].append({"metrics": metrics})
@@ -388,13 +358,10 @@ def test_instruction_counts_use_the_threshold_unless_the_counts_do_not_repeat() 
     assert compare_counts([], [1.0]).verdict == "insufficient data"
 
 
-def test_compare_gates_instruction_counts_from_reports(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_compare_gates_instruction_counts_from_reports(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     def report(per_op: float) -> dict:
         kernels = {
-            name: {"per_op": per_op, "repeats": [per_op, per_op]}
-            for name in ("predict_single", "topn_exact_20k")
+            name: {"per_op": per_op, "repeats": [per_op, per_op]} for name in ("predict_single", "topn_exact_20k")
         }
         return {"benchmark": "instructions", "metrics": {"kernels": kernels}}
 
@@ -413,9 +380,7 @@ def test_compare_gates_instruction_counts_from_reports(
     assert verdicts[0]["p_value"] is None
 
 
-def test_revision_names_the_newest_run_with_a_revision(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_revision_names_the_newest_run_with_a_revision(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     history = tmp_path / "h.jsonl"
     assert perf.main(["revision", "--history", str(history)]) == 1
     append_history(history, {"benchmark": "a", "environment": {"git_revision": "abc"}})

@@ -2,12 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from netflix_clone.deploy.domain.analysis import (
-    AnalysisConfig,
-    WindowMetrics,
-    compare,
-    pooled_baseline,
-)
+from netflix_clone.deploy.domain.analysis import AnalysisConfig, WindowMetrics, compare, pooled_baseline
 from netflix_clone.deploy.domain.state import (
     DeployState,
     IllegalTransition,
@@ -23,10 +18,10 @@ BLUE = WindowMetrics(10_000, 10, (100.0, 104.0, 98.0, 101.0, 99.0))
 
 
 def test_presets() -> None:
-    assert [
-        (s.green_weight, s.hold_s)
-        for s in plan_steps("canary", canary_percent=10, canary_hold_s=600)
-    ] == [(10, 600), (100, 0)]
+    assert [(s.green_weight, s.hold_s) for s in plan_steps("canary", canary_percent=10, canary_hold_s=600)] == [
+        (10, 600),
+        (100, 0),
+    ]
     linear = plan_steps("linear", step_s=60)
     assert [s.green_weight for s in linear] == [10, 20, 30, 40, 50, 60, 70, 80, 90, 100]
     assert all(s.hold_s == 60 for s in linear[:-1])
@@ -52,9 +47,7 @@ def test_error_spike_fails_and_says_why() -> None:
 
 
 def test_small_but_significant_error_increase_is_marginal() -> None:
-    verdict = compare(
-        WindowMetrics(10_000, 60, BLUE.p99_ms), BLUE, CONFIG
-    )  # 0.6 % vs 0.1 %: under the 1 % limit
+    verdict = compare(WindowMetrics(10_000, 60, BLUE.p99_ms), BLUE, CONFIG)  # 0.6 % vs 0.1 %: under the 1 % limit
     assert verdict.result == "marginal"
 
 
@@ -67,10 +60,7 @@ def test_latency_regression_fails_only_when_consistent() -> None:
     verdict = compare(slow, BLUE, CONFIG)
     assert verdict.result == "fail" and "Mann-Whitney" in verdict.reasons[0]
     # One slow period out of five: the median is fine.
-    assert (
-        compare(WindowMetrics(1_000, 1, (100.0, 300.0, 99.0, 102.0, 98.0)), BLUE, CONFIG).result
-        == "pass"
-    )
+    assert compare(WindowMetrics(1_000, 1, (100.0, 300.0, 99.0, 102.0, 98.0)), BLUE, CONFIG).result == "pass"
 
 
 def test_absolute_latency_limit() -> None:

@@ -31,9 +31,7 @@ ANALYSIS = [
         tag="v2-crash",
         stdout_has=("circuit breaker",),
     ),
-    Case(
-        "unhealthy targets never get traffic", tag="v2-unhealthy", stdout_has=("not stable after",)
-    ),
+    Case("unhealthy targets never get traffic", tag="v2-unhealthy", stdout_has=("not stable after",)),
     # Issue 14, case 7: blue reporting nothing is no baseline, never a pass.
     Case(
         "blue reports no requests: no data, rolled back",
@@ -56,9 +54,7 @@ ANALYSIS = [
         live="v2",
         phase="succeeded",
     ),
-    Case(
-        "all at once", args=("--strategy", "all-at-once"), exit_code=0, live="v2", phase="succeeded"
-    ),
+    Case("all at once", args=("--strategy", "all-at-once"), exit_code=0, live="v2", phase="succeeded"),
     Case(
         "custom 5,50,100",
         args=("--strategy", "custom", "--steps", "5,50,100"),
@@ -206,9 +202,7 @@ USAGE = [
         stderr_has=("not",),
     ),
     # Issue 14, case 10: with a rule, the listener's default action (another app) is never touched.
-    Case(
-        "rule routing: canary succeeds", routing="rule", exit_code=0, live="v2", phase="succeeded"
-    ),
+    Case("rule routing: canary succeeds", routing="rule", exit_code=0, live="v2", phase="succeeded"),
     Case("rule routing: 5xx canary rolls back", routing="rule", tag="v2-5xx"),
     Case(
         "shared listener without a rule is refused",
@@ -267,26 +261,18 @@ def test_rollback_repairs_drift_to_the_record(aws_endpoint: str, tmp_path: Path)
         assert refused.exit_code == 2 and "splits traffic" in refused.stderr
         # Green has no tasks: the half sent there by hand is dropped - the drift being repaired.
         repaired = rig.rollback()
-        assert (
-            repaired.exit_code == 0 and repaired.json["outcome"] == "rolled back"
-        ), repaired.transcript()
+        assert repaired.exit_code == 0 and repaired.json["outcome"] == "rolled back", repaired.transcript()
         assert "drifted" in repaired.stderr
         after_repair = rig.standin.traffic.dropped(rig.service)
         time.sleep(0.5)
-        assert (
-            rig.standin.traffic.dropped(rig.service) == after_repair
-        ), "still dropping after the repair"
-        problems = [
-            v for v in rig.check(Expectation("v1", "rolled_back")) if v.rule != "zero downtime"
-        ]
+        assert rig.standin.traffic.dropped(rig.service) == after_repair, "still dropping after the repair"
+        problems = [v for v in rig.check(Expectation("v1", "rolled_back")) if v.rule != "zero downtime"]
         assert not problems
 
 
 def test_new_deploy_refused_while_one_is_interrupted(aws_endpoint: str, tmp_path: Path) -> None:
     with _rig(aws_endpoint, tmp_path) as rig:
-        rig.deploy(
-            "v2", faults=(Fault("dynamodb", "UpdateItem", "kill", match=phase_marker("shifting")),)
-        )
+        rig.deploy("v2", faults=(Fault("dynamodb", "UpdateItem", "kill", match=phase_marker("shifting")),))
         rig.break_dead_lock()
         before = len(rig.standin.calls)
         refused = rig.deploy("v2")
@@ -329,9 +315,7 @@ def test_lock_held_by_a_live_run_and_break_lock_by_token(aws_endpoint: str, tmp_
         assert not rig.check(Expectation("v2", "succeeded"))
 
 
-def test_a_run_that_lost_its_lock_stops_without_touching_anything(
-    aws_endpoint: str, tmp_path: Path
-) -> None:
+def test_a_run_that_lost_its_lock_stops_without_touching_anything(aws_endpoint: str, tmp_path: Path) -> None:
     """Issue 14, case 3: the stale run is paused past its lease while an operator rolls back; when it
     wakes it must not finish its bake, retire blue, or overwrite the operator's record."""
     with _rig(aws_endpoint, tmp_path) as rig:
@@ -356,9 +340,7 @@ def test_a_run_that_lost_its_lock_stops_without_touching_anything(
         woke = rig.finish(stale, ["production (stale)"], started)
         assert woke.exit_code == 3, woke.transcript()
         assert "lost the deploy lock" in woke.stdout + woke.stderr
-        assert not mutating_calls(
-            rig, calls_before_wake
-        ), "the stale run changed AWS after losing its lock"
+        assert not mutating_calls(rig, calls_before_wake), "the stale run changed AWS after losing its lock"
         assert not rig.check(Expectation("v1", "rolled_back"))
 
 
@@ -373,11 +355,7 @@ def test_dry_run_says_when_the_live_colour_is_assumed(aws_endpoint: str, tmp_pat
             faults=(Fault("elbv2", "DescribeListeners", "http500", times=0),),
         )  # fmt: skip
         plan = json.loads(blind.stdout)
-        assert (
-            blind.exit_code == 0
-            and plan["live_color"] is None
-            and plan["live_color_assumed"] == "blue"
-        )
+        assert blind.exit_code == 0 and plan["live_color"] is None and plan["live_color_assumed"] == "blue"
         assert "listener not readable" in plan["note"]
         colour_lines = [line for line in plan["plan"] if "blue" in line]
         assert colour_lines and all("assumed" in line for line in colour_lines), colour_lines
@@ -431,9 +409,7 @@ def test_rollback_and_resume_refuse_other_wiring(aws_endpoint: str, tmp_path: Pa
         env["LB_RULE_ARN"] = other.rule_arn
         before = len(rig.standin.calls)
         foreign = rig.run("rollback", env=env)
-        assert (
-            foreign.exit_code == 2 and "was recorded with" in foreign.stderr
-        ), foreign.transcript()
+        assert foreign.exit_code == 2 and "was recorded with" in foreign.stderr, foreign.transcript()
         env = rig.env()
         env["BLUE_TARGET_GROUP_ARN"], env["GREEN_TARGET_GROUP_ARN"] = (
             rig.svc.green_tg,
@@ -446,9 +422,7 @@ def test_rollback_and_resume_refuse_other_wiring(aws_endpoint: str, tmp_path: Pa
         assert not rig.check(Expectation("v1", "rolled_back"))
 
 
-def test_an_interrupted_rollback_is_finished_not_resumed_as_a_deploy(
-    aws_endpoint: str, tmp_path: Path
-) -> None:
+def test_an_interrupted_rollback_is_finished_not_resumed_as_a_deploy(aws_endpoint: str, tmp_path: Path) -> None:
     """Attack review E: SIGTERM while a rollback records its start."""
     with _rig(aws_endpoint, tmp_path) as rig:
         assert rig.deploy("v2").exit_code == 0
@@ -460,13 +434,9 @@ def test_an_interrupted_rollback_is_finished_not_resumed_as_a_deploy(
         assert resumed.exit_code == 2 and "nothing to resume" in resumed.stderr
 
 
-def test_a_lost_answer_to_break_lock_still_reports_the_removal(
-    aws_endpoint: str, tmp_path: Path
-) -> None:
+def test_a_lost_answer_to_break_lock_still_reports_the_removal(aws_endpoint: str, tmp_path: Path) -> None:
     with _rig(aws_endpoint, tmp_path) as rig:
-        rig.deploy(
-            "v2", faults=(Fault("dynamodb", "UpdateItem", "kill", match=phase_marker("shifting")),)
-        )
+        rig.deploy("v2", faults=(Fault("dynamodb", "UpdateItem", "kill", match=phase_marker("shifting")),))
         token = rig.lock_token()
         assert token
         lost = Fault("dynamodb", "UpdateItem", "reset", when="after", match="REMOVE lock_owner")

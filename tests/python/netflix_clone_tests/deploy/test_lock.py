@@ -23,9 +23,7 @@ class Clock:
 @pytest.fixture()
 def lock(aws_endpoint: str) -> tuple[DeployLock, Clock]:
     clock = Clock()
-    table = DeployLock(
-        f"locks-{uuid.uuid4().hex[:6]}", boto3.client("dynamodb", region_name="us-east-1"), clock
-    )
+    table = DeployLock(f"locks-{uuid.uuid4().hex[:6]}", boto3.client("dynamodb", region_name="us-east-1"), clock)
     table.ensure_table()
     return table, clock
 

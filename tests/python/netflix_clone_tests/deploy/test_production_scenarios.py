@@ -100,18 +100,14 @@ def test_latency_regression_rolls_back(rig: Rig) -> None:
         return replace(m, p99_ms=tuple(v * 2.5 for v in m.p99_ms)) if color == "green" else m
 
     rig.gateway.metrics = slow
-    with pytest.raises(
-        DeployFailed, match=r"p99 \d+ ms on green vs \d+ ms on blue .*Mann-Whitney p="
-    ):
+    with pytest.raises(DeployFailed, match=r"p99 \d+ ms on green vs \d+ ms on blue .*Mann-Whitney p="):
         production(rig.ctx, rig.target, rig.world.image, _settings(rig))
     assert rig.weights() == {"blue": 100, "green": 0}
 
 
 def test_unhealthy_green_never_gets_traffic(rig: Rig) -> None:
     rig.gateway.health["green"] = ["unhealthy"]
-    with pytest.raises(
-        DeployFailed, match=r"not stable after 600 s: .*targets \['unhealthy', 'unhealthy'\]"
-    ):
+    with pytest.raises(DeployFailed, match=r"not stable after 600 s: .*targets \['unhealthy', 'unhealthy'\]"):
         production(rig.ctx, rig.target, rig.world.image, _settings(rig))
     assert not [c for c in rig.gateway.calls if c[0] == "set_weights" and c[1]["green"] > 0]
     assert rig.desired("green") == 0 and rig.weights() == {"blue": 100, "green": 0}
@@ -128,9 +124,7 @@ def test_ecs_circuit_breaker_rollback_is_a_failure_with_its_reason(rig: Rig) -> 
 
 def test_no_data_is_never_a_pass(rig: Rig) -> None:
     base = healthy_metrics()
-    rig.gateway.metrics = (
-        lambda color, w: WindowMetrics(0, 0, ()) if color == "green" else base(color, w)
-    )
+    rig.gateway.metrics = lambda color, w: WindowMetrics(0, 0, ()) if color == "green" else base(color, w)
     with pytest.raises(DeployFailed, match=r"nodata: no data: green served 0 requests"):
         production(rig.ctx, rig.target, rig.world.image, _settings(rig))
     recorded = rig.lock.load(rig.key())
@@ -144,9 +138,7 @@ def test_lock_held_by_another_run(rig: Rig) -> None:
     rig.lock.acquire(rig.key(), "someone-else", 600)
     with pytest.raises(LockHeld, match="held by someone-else for another 600 s"):
         production(rig.ctx, rig.target, rig.world.image, _settings(rig))
-    assert not [
-        c for c in rig.gateway.calls if c[0] in ("set_weights", "update_service")
-    ]  # nothing touched
+    assert not [c for c in rig.gateway.calls if c[0] in ("set_weights", "update_service")]  # nothing touched
     rig.clock.sleep(601)  # the other run died; its lease expires
     assert production(rig.ctx, rig.target, rig.world.image, _settings(rig)).phase == "succeeded"
 
@@ -176,11 +168,7 @@ def test_manual_rollback_after_a_successful_deploy(rig: Rig) -> None:
     assert rolled.phase == "rolled_back" and rolled.reason == "bad recommendations reported"
     assert rolled.kind == "rollback" and rolled.known_good is not None
     assert rig.weights() == {"blue": 100, "green": 0}
-    assert (
-        rig.task_definition("blue") == old_td
-        and rig.desired("blue") == 2
-        and rig.desired("green") == 0
-    )
+    assert rig.task_definition("blue") == old_td and rig.desired("blue") == 2 and rig.desired("green") == 0
 
 
 def test_manual_rollback_of_an_interrupted_deploy(rig: Rig) -> None:
@@ -189,11 +177,7 @@ def test_manual_rollback_of_an_interrupted_deploy(rig: Rig) -> None:
         production(rig.ctx, rig.target, rig.world.image, _settings(rig))
     rig.clock.sleep(3601)
     rolled = rollback(rig.another_context("ci-run-2"), rig.target, reason="operator aborted").state
-    assert (
-        rolled.phase == "rolled_back"
-        and rig.weights() == {"blue": 100, "green": 0}
-        and rig.desired("green") == 0
-    )
+    assert rolled.phase == "rolled_back" and rig.weights() == {"blue": 100, "green": 0} and rig.desired("green") == 0
 
 
 def test_post_deploy_invalidation_warmup_grafana_and_reports(rig: Rig, tmp_path: Path) -> None:
@@ -222,17 +206,10 @@ def test_post_deploy_invalidation_warmup_grafana_and_reports(rig: Rig, tmp_path:
         dashboards_dir=dashboards,
     )
     results = post_deploy(rig.ctx, rig.target, state, post)
-    assert (
-        results["cloudfront"]["ok"] and len(results["cloudfront"]["invalidations"]) == 3
-    )  # batches of 1000
+    assert results["cloudfront"]["ok"] and len(results["cloudfront"]["invalidations"]) == 3  # batches of 1000
     cf = boto3.client("cloudfront", region_name="us-east-1")
     assert (
-        len(
-            cf.list_invalidations(DistributionId=rig.world.distribution_id)["InvalidationList"].get(
-                "Items", []
-            )
-        )
-        == 3
+        len(cf.list_invalidations(DistributionId=rig.world.distribution_id)["InvalidationList"].get("Items", [])) == 3
     )
     assert results["warm_cache"] == {
         "ok": True,
@@ -265,7 +242,4 @@ def test_warm_cache_says_so_when_the_service_is_not_deployed(rig: Rig) -> None:
         state,
         PostDeploy(warm_cache=True, warm_cache_service="no-such-service"),
     )
-    assert (
-        results["warm_cache"]["skipped"]
-        and "no-such-service is not deployed in" in results["warm_cache"]["detail"]
-    )
+    assert results["warm_cache"]["skipped"] and "no-such-service is not deployed in" in results["warm_cache"]["detail"]

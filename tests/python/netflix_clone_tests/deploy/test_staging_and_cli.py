@@ -38,9 +38,7 @@ def _service_td(world: World, gateway: ScriptedGateway) -> str:
     return status.task_definition
 
 
-def test_staging_happy_path(
-    staging: tuple[World, ScriptedGateway, RolloutContext], http: FakeHttp
-) -> None:
+def test_staging_happy_path(staging: tuple[World, ScriptedGateway, RolloutContext], http: FakeHttp) -> None:
     world, gateway, ctx = staging
     state = staging_deploy(
         ctx,
@@ -62,9 +60,7 @@ def test_staging_circuit_breaker_failure_restores_the_previous_revision(
     service = f"{world.service}-blue"
     before = _service_td(world, gateway)
     gateway.rollout[service] = ["IN_PROGRESS", "FAILED"]
-    gateway.rollout_reason[
-        service
-    ] = "ECS deployment circuit breaker: 3 tasks failed health checks."
+    gateway.rollout_reason[service] = "ECS deployment circuit breaker: 3 tasks failed health checks."
     with pytest.raises(DeployFailed, match="failed on .*3 tasks failed health checks") as caught:
         staging_deploy(ctx, world.cluster, service, world.image, world.blue_tg, None, ())
     assert caught.value.state is not None and caught.value.state.phase == "rolled_back"
@@ -91,9 +87,7 @@ def test_staging_smoke_failure_rolls_back(
     assert "smoke tests failed" in http.calls("POST", "/slack")[-1].body["text"]
 
 
-def test_unknown_image_fails_before_touching_anything(
-    staging: tuple[World, ScriptedGateway, RolloutContext]
-) -> None:
+def test_unknown_image_fails_before_touching_anything(staging: tuple[World, ScriptedGateway, RolloutContext]) -> None:
     world, gateway, ctx = staging
     with pytest.raises(Exception, match="not found"):
         staging_deploy(
@@ -110,9 +104,7 @@ def test_unknown_image_fails_before_touching_anything(
 
 def test_slack_retries_429_then_gives_up_with_the_reason(http: FakeHttp) -> None:
     waits: list[float] = []
-    http.respond(
-        "POST", "/slack", (429, "slow down", {"Retry-After": "3"}), (500, "oops"), (200, "ok")
-    )
+    http.respond("POST", "/slack", (429, "slow down", {"Retry-After": "3"}), (500, "oops"), (200, "ok"))
     assert SlackNotifier(http.url + "/slack", sleep=waits.append).send("hello") == 3
     assert waits[0] == 3.0
     http.respond("POST", "/slack", (404, "no_team"))
@@ -165,16 +157,10 @@ def test_cli_dry_run_prints_the_plan_and_changes_nothing(
     }
     code = main([*_prod_args(world, tmp_path), "--dry-run", "--json"])
     plan = json.loads(capsys.readouterr().out)
-    assert (
-        plan["dry_run"]
-        and plan["live_color"] == "blue"
-        and [s["green_weight"] for s in plan["steps"]] == [10, 100]
-    )
+    assert plan["dry_run"] and plan["live_color"] == "blue" and [s["green_weight"] for s in plan["steps"]] == [10, 100]
 
 
-def test_cli_lock_held_exit_code(
-    aws_endpoint: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_cli_lock_held_exit_code(aws_endpoint: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     world = build_world(aws_endpoint)
     lock = DeployLock(world.table, boto3.client("dynamodb", region_name="us-east-1"))
     lock.ensure_table()

@@ -45,9 +45,7 @@ def test_postgres_unreachable_names_the_address_and_attempts() -> None:
     with pytest.raises(BackendUnavailable) as info:
         connect_postgres(dsn, attempts=2, connect_timeout=1)
     assert info.value.address == f"127.0.0.1:{port}/app"
-    assert f"PostgreSQL at 127.0.0.1:{port}/app is unreachable after 2 attempt(s)" in str(
-        info.value
-    )
+    assert f"PostgreSQL at 127.0.0.1:{port}/app is unreachable after 2 attempt(s)" in str(info.value)
 
 
 def test_postgres_url_form_is_accepted() -> None:
@@ -70,9 +68,7 @@ def test_redis_connects_with_hiredis_parser(redis_ns: RedisNamespace) -> None:
 
 def test_redis_unreachable_names_the_address() -> None:
     port = _closed_port()
-    with pytest.raises(
-        BackendUnavailable, match=rf"Redis at 127.0.0.1:{port}/2 is unreachable after 2"
-    ):
+    with pytest.raises(BackendUnavailable, match=rf"Redis at 127.0.0.1:{port}/2 is unreachable after 2"):
         connect_redis(f"redis://127.0.0.1:{port}/2", attempts=2, socket_timeout=1)
 
 
@@ -93,9 +89,7 @@ def test_redis_errors_after_connect_are_not_masked(redis_ns: RedisNamespace) -> 
 
 def test_cassandra_unreachable_names_every_contact_point() -> None:
     port = _closed_port()
-    with pytest.raises(
-        BackendUnavailable, match=rf"Cassandra at 127.0.0.1:{port} is unreachable after 1"
-    ):
+    with pytest.raises(BackendUnavailable, match=rf"Cassandra at 127.0.0.1:{port} is unreachable after 1"):
         connect_cassandra(["127.0.0.1"], port=port, attempts=1, connect_timeout=1)
 
 

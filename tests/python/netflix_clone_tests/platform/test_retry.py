@@ -15,9 +15,7 @@ def test_retries_until_success_with_bounded_growing_delays() -> None:
             raise OSError("not yet")
         return "ok"
 
-    result = retry_call(
-        flaky, what="flaky", attempts=5, base_delay=0.1, max_delay=0.15, sleep=sleeps.append
-    )
+    result = retry_call(flaky, what="flaky", attempts=5, base_delay=0.1, max_delay=0.15, sleep=sleeps.append)
     assert result == "ok"
     assert len(calls) == 3
     assert len(sleeps) == 2

@@ -50,10 +50,7 @@ def test_embedded_defaults(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert report["backends"].startswith("embedded")
     out = Path(report["out"])
     assert (out / "video" / "catalog.sqlite").exists() and (out / "analytics.sqlite").exists()
-    assert (
-        json.loads((out / "report.json").read_text(encoding="utf-8"))["seconds"]
-        == report["seconds"]
-    )
+    assert json.loads((out / "report.json").read_text(encoding="utf-8"))["seconds"] == report["seconds"]
     master = Path(report["ladder"]["master_playlist"].removeprefix("file://"))
     assert master.read_text(encoding="utf-8").startswith("#EXTM3U")
 
@@ -76,8 +73,5 @@ def test_on_postgresql_and_redis(
         rows, distinct = cur.fetchone() or (0, 0)
         assert rows > 0 and distinct == 6
     # The second identical request was answered from the Redis cache, under this test's prefix.
-    assert any(
-        'result="hit"' in line and not line.endswith(" 0.0")
-        for line in report["recommendations"]["cache"]
-    )
+    assert any('result="hit"' in line and not line.endswith(" 0.0") for line in report["recommendations"]["cache"])
     assert any(key.startswith(f"{redis_ns.prefix}reco:".encode()) for key in redis_ns.keys())

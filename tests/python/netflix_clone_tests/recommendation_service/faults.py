@@ -42,9 +42,7 @@ class TcpProxy:
     def start(self) -> None:
         async def _start() -> None:
             self._flowing.set()
-            self._server = await asyncio.start_server(
-                self._handle, "127.0.0.1", self.port, reuse_address=True
-            )
+            self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port, reuse_address=True)
 
         self._call(_start())
 
@@ -96,9 +94,7 @@ class TcpProxy:
         await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
 
 
-def raw_request(
-    port: int, head: bytes, body_chunks: int = 0, chunk: bytes = b"", timeout: float = 30
-):
+def raw_request(port: int, head: bytes, body_chunks: int = 0, chunk: bytes = b"", timeout: float = 30):
     """Send a request head (and optionally body chunks) over a raw socket; return (status, body bytes,
     seconds). Stops sending once the server has answered or closed."""
     started = time.monotonic()

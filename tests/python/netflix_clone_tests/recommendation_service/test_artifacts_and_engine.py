@@ -7,11 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from netflix_clone.recommendation_service.adapters.artifacts import (
-    current_version,
-    load_model,
-    save_model,
-)
+from netflix_clone.recommendation_service.adapters.artifacts import current_version, load_model, save_model
 from netflix_clone.recommendation_service.domain.model import ModelError
 from netflix_clone.recommendation_service.engine import Recommender, UnknownItem, UnknownUser
 
@@ -33,9 +29,7 @@ def test_saved_model_round_trips_and_becomes_current(trained) -> None:
     assert (loaded.seen != result.model.seen).nnz == 0
     meta = json.loads((result.path / "metadata.json").read_text())
     assert {"data_hash", "params", "created_at", "format_version", "offline_metrics"} <= set(meta)
-    assert not [
-        p for p in root.iterdir() if p.name.startswith(".") and p.is_dir()
-    ], "staging dir left behind"
+    assert not [p for p in root.iterdir() if p.name.startswith(".") and p.is_dir()], "staging dir left behind"
 
 
 def _copy(result, tmp_path: Path) -> Path:
@@ -82,9 +76,7 @@ def test_loading_reports_missing_files_and_pointer(trained, tmp_path: Path) -> N
     "name, keep",
     [("seen.npz", 0.5), ("seen.npz", 0.0), ("item_factors.npy", 0.5), ("metadata.json", 0.3)],
 )
-def test_truncated_files_give_one_line_errors(
-    trained, tmp_path: Path, name: str, keep: float
-) -> None:
+def test_truncated_files_give_one_line_errors(trained, tmp_path: Path, name: str, keep: float) -> None:
     _, result = trained
     directory = _copy(result, tmp_path)
     path = directory / name
@@ -96,9 +88,7 @@ def test_truncated_files_give_one_line_errors(
     assert name in message and "\n" not in message and len(message) < 400
 
 
-def test_two_saves_of_the_same_model_in_the_same_instant_both_succeed(
-    trained, tmp_path: Path
-) -> None:
+def test_two_saves_of_the_same_model_in_the_same_instant_both_succeed(trained, tmp_path: Path) -> None:
     """Versions carry microseconds and a random suffix, and a taken name is drawn again."""
     _, result = trained
     model = result.model
@@ -145,18 +135,10 @@ def test_cold_start_uses_popularity_or_trending(trained) -> None:
     model = result.model
     pop = Recommender(model).recommend("someone-new", 5)
     assert pop.strategy == "popularity"
-    expected = [
-        str(model.item_ids[i])
-        for i in np.lexsort((np.arange(model.n_items), -model.popularity))[:5]
-    ]
+    expected = [str(model.item_ids[i]) for i in np.lexsort((np.arange(model.n_items), -model.popularity))[:5]]
     assert pop.items == expected
-    assert (
-        Recommender(model, cold_start="trending").recommend("someone-new", 5).strategy == "trending"
-    )
-    assert (
-        expected[0]
-        not in Recommender(model).recommend("someone-new", 5, exclude=[expected[0]]).items
-    )
+    assert Recommender(model, cold_start="trending").recommend("someone-new", 5).strategy == "trending"
+    assert expected[0] not in Recommender(model).recommend("someone-new", 5, exclude=[expected[0]]).items
 
 
 def test_unknown_ids_raise_typed_errors(trained) -> None:
@@ -195,9 +177,7 @@ def test_large_catalog_path_uses_ann_with_recall_in_metadata(tmp_path: Path) -> 
     for user in loaded.model.user_ids[:50].tolist():
         approx_top = rec.recommend(user, 10)
         assert approx_top.strategy == "als-ann"
-        seen = {
-            str(loaded.model.item_ids[i]) for i in loaded.model.seen_items(rec.user_index(user))
-        }
+        seen = {str(loaded.model.item_ids[i]) for i in loaded.model.seen_items(rec.user_index(user))}
         assert not seen & set(approx_top.items)
         hits += len(set(approx_top.items) & set(exact.recommend(user, 10).items))
         total += 10

@@ -42,9 +42,7 @@ def test_interactions_worked_example() -> None:
 
 def test_strength_is_capped_and_hash_tracks_the_data() -> None:
     a = build_interactions(["u"] * 10, ["t"] * 10, [1.0] * 10, list(range(10)), max_strength=5.0)
-    b = build_interactions(
-        ["u"] * 10, ["t"] * 10, [1.0] * 9 + [0.9], list(range(10)), max_strength=5.0
-    )
+    b = build_interactions(["u"] * 10, ["t"] * 10, [1.0] * 9 + [0.9], list(range(10)), max_strength=5.0)
     assert a.matrix[0, 0] == 5.0
     assert a.data_hash != b.data_hash
 
@@ -131,9 +129,7 @@ def test_mmr_trades_relevance_for_spread() -> None:
 def test_metrics_worked_example() -> None:
     ranked, relevant = [1, 2, 3], {1, 3, 4}
     assert recall_at_k(ranked, relevant, 3) == pytest.approx(2 / 3)
-    assert ndcg_at_k(ranked, relevant, 3) == pytest.approx(
-        1.5 / (1 + 1 / np.log2(3) + 0.5), abs=1e-9
-    )
+    assert ndcg_at_k(ranked, relevant, 3) == pytest.approx(1.5 / (1 + 1 / np.log2(3) + 0.5), abs=1e-9)
     assert average_precision_at_k(ranked, relevant, 3) == pytest.approx((1 + 2 / 3) / 3)
     # Recall@k is hits / |relevant| (the common definition); the normalized variant caps |R| at k.
     assert recall_at_k([1, 2], relevant, 2) == pytest.approx(1 / 3)

@@ -149,8 +149,7 @@ def test_row_50_mb_body_with_content_length(world) -> None:
     service, _, _ = world
     before = _tree_rss_kb(service.process.pid)
     head = (
-        b"POST /v1/scores HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-        b"Content-Length: 52428800\r\n\r\n"
+        b"POST /v1/scores HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" b"Content-Length: 52428800\r\n\r\n"
     )
     status, body, _ = raw_request(service.port, head, body_chunks=800, chunk=b"x" * 65536)
     assert status == 413 and len(body) < 200
@@ -176,9 +175,7 @@ def test_row_healthz_during_a_refused_upload(world) -> None:
     service, _, _ = world
     head = b"POST /v1/scores HTTP/1.1\r\nHost: x\r\nContent-Length: 52428800\r\n\r\n"
     with ThreadPoolExecutor(3) as pool:
-        uploads = [
-            pool.submit(raw_request, service.port, head, 800, b"x" * 65536) for _ in range(2)
-        ]
+        uploads = [pool.submit(raw_request, service.port, head, 800, b"x" * 65536) for _ in range(2)]
         health = [service.client.get("/healthz").status_code for _ in range(100)]
         results = [u.result()[0] for u in uploads]
     assert health == [200] * 100 and results == [413, 413]
@@ -201,9 +198,7 @@ def test_row_redis_refused_then_hanging_then_back(world) -> None:
     assert ready.status_code == 200 and ready.json()["status"] == "degraded"
     metrics = client.get("/metrics").text
     assert any(
-        line.startswith("reco_topn_cache_total")
-        and 'result="error"' in line
-        and not line.endswith(" 0.0")
+        line.startswith("reco_topn_cache_total") and 'result="error"' in line and not line.endswith(" 0.0")
         for line in metrics.splitlines()
     )
 
@@ -259,9 +254,7 @@ def test_row_redis_down_while_a_new_version_is_published(world) -> None:
 
 def test_row_a_worker_killed(world) -> None:
     service, _, _ = world
-    workers = {
-        p for p in _children(service.process.pid) if "reco-worker" in _cmdline(p) or _is_python(p)
-    }
+    workers = {p for p in _children(service.process.pid) if "reco-worker" in _cmdline(p) or _is_python(p)}
     assert len(workers) >= 2
     victim = sorted(workers)[0]
     os.kill(victim, 9)

@@ -12,11 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from netflix_clone.contracts.viewing_history import POSTGRES_DDL
-from netflix_clone.recommendation_service.adapters.history_sources import (
-    HistoryError,
-    read_history,
-    read_history_file,
-)
+from netflix_clone.recommendation_service.adapters.history_sources import HistoryError, read_history, read_history_file
 from netflix_clone.recommendation_service.cli import main, write_history_csv
 from netflix_clone.recommendation_service.synthetic import synthetic_history
 
@@ -77,9 +73,7 @@ def test_reads_the_contract_table_in_postgres(pg_dsn: str) -> None:
     ]
 
 
-def test_cli_train_inspect_evaluate_print_json(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_cli_train_inspect_evaluate_print_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert (
         main(
             [
@@ -107,23 +101,16 @@ def test_cli_train_inspect_evaluate_print_json(
     assert report["split"] == "temporal" and {"als", "popularity"} <= set(report)
 
 
-def test_cli_reports_errors_without_a_traceback(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_cli_reports_errors_without_a_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["inspect", "--model-dir", str(tmp_path)]) == 2
     assert "error: no model in" in capsys.readouterr().err
 
 
-def test_sqlite_history_and_catalog_restriction(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_sqlite_history_and_catalog_restriction(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import sqlite3
 
     from netflix_clone.contracts.catalog import SQLITE_CATALOG_DDL
-    from netflix_clone.recommendation_service.adapters.catalog_source import (
-        read_catalog,
-        restrict_to_catalog,
-    )
+    from netflix_clone.recommendation_service.adapters.catalog_source import read_catalog, restrict_to_catalog
 
     history_db = tmp_path / "analytics.sqlite"
     db = sqlite3.connect(history_db)
@@ -179,9 +166,7 @@ def test_sqlite_history_and_catalog_restriction(
     catalog = read_catalog(str(catalog_db))
     assert catalog == {f"t{t}": f"Title {t}" for t in range(4)}
     kept, dropped = restrict_to_catalog(history, set(catalog))
-    assert set(kept.title_id.tolist()) == {"t0", "t1", "t2", "t3"} and dropped == len(rows) - len(
-        kept
-    )
+    assert set(kept.title_id.tolist()) == {"t0", "t1", "t2", "t3"} and dropped == len(rows) - len(kept)
     code = main(["train", "--history", str(history_db), "--catalog", str(catalog_db), "--model-dir",
                  str(tmp_path / "models"), "--factors", "2", "--skip-eval", "--json"])  # fmt: skip
     summary = json.loads(capsys.readouterr().out)

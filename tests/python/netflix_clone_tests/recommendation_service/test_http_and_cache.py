@@ -32,9 +32,7 @@ def _free_port() -> int:
 class Server:
     def __init__(self, holder: ModelHolder) -> None:
         self.port = _free_port()
-        config = uvicorn.Config(
-            create_app(holder), host="127.0.0.1", port=self.port, log_level="warning"
-        )
+        config = uvicorn.Config(create_app(holder), host="127.0.0.1", port=self.port, log_level="warning")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.client = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=10)
@@ -81,15 +79,11 @@ def test_endpoints_answer_with_scores_lists_and_openapi(api) -> None:
     assert client.get("/readyz").json()["model_version"] == model.version
     score = client.get("/v1/score", params={"user": user, "item": item}).json()
     assert score["score"] == pytest.approx(holder.current.score(user, item), rel=1e-5)
-    batch = client.post(
-        "/v1/scores", json={"user": user, "items": [item, str(model.item_ids[1])]}
-    ).json()
+    batch = client.post("/v1/scores", json={"user": user, "items": [item, str(model.item_ids[1])]}).json()
     assert set(batch["scores"]) == {item, str(model.item_ids[1])}
     pairs = client.post("/v1/scores/pairs", json={"pairs": [[user, item]]}).json()
     assert pairs["scores"][0] == pytest.approx(score["score"])
-    recs = client.get(
-        f"/v1/users/{user}/recommendations", params={"n": 7, "exclude": [item]}
-    ).json()
+    recs = client.get(f"/v1/users/{user}/recommendations", params={"n": 7, "exclude": [item]}).json()
     assert len(recs["items"]) == 7 and recs["strategy"] == "als-exact" and recs["cached"] is False
     assert item not in [r["item"] for r in recs["items"]]
     cold = client.get("/v1/users/brand-new/recommendations").json()
@@ -152,9 +146,7 @@ def test_endpoints_answer_with_scores_lists_and_openapi(api) -> None:
         ),
     ],
 )
-def test_bad_input_gets_a_4xx_with_a_clear_message(
-    api, method, path, kwargs, status, message
-) -> None:
+def test_bad_input_gets_a_4xx_with_a_clear_message(api, method, path, kwargs, status, message) -> None:
     client, _ = api
     response = getattr(client, method)(path, **kwargs)
     assert response.status_code == status
@@ -170,9 +162,7 @@ def test_not_ready_without_a_model(tmp_path: Path) -> None:
         assert client.get("/v1/users/x/recommendations").status_code == 503
 
 
-def test_redis_cache_hit_miss_and_invalidation_on_new_model(
-    tmp_path: Path, cache: TopNCache
-) -> None:
+def test_redis_cache_hit_miss_and_invalidation_on_new_model(tmp_path: Path, cache: TopNCache) -> None:
     train_small(tmp_path, seed=1)
     holder = ModelHolder(tmp_path, cache=cache)
     holder.reload_if_changed()
@@ -183,10 +173,7 @@ def test_redis_cache_hit_miss_and_invalidation_on_new_model(
         hit = client.get(f"/v1/users/{user}/recommendations").json()
         assert (miss["cached"], hit["cached"]) == (False, True)
         assert hit["items"] == miss["items"]
-        assert (
-            client.get(f"/v1/users/{user}/recommendations", params={"n": 3}).json()["cached"]
-            is False
-        )
+        assert client.get(f"/v1/users/{user}/recommendations", params={"n": 3}).json()["cached"] is False
         assert 'reco_topn_cache_total{result="hit"} 1.0' in client.get("/metrics").text
 
         old_keys = list(cache.client.scan_iter(match=f"{cache.prefix}topn:{first_version}:*"))
@@ -197,10 +184,7 @@ def test_redis_cache_hit_miss_and_invalidation_on_new_model(
         assert holder.reload_if_changed()
         assert not list(cache.client.scan_iter(match=f"{cache.prefix}topn:{first_version}:*"))
         fresh = client.get(f"/v1/users/{user}/recommendations").json()
-        assert (
-            fresh["cached"] is False
-            and fresh["model_version"] == holder.current.version != first_version
-        )
+        assert fresh["cached"] is False and fresh["model_version"] == holder.current.version != first_version
 
 
 def test_warm_cache_precomputes_the_most_active_users(model_root: Path, cache: TopNCache) -> None:

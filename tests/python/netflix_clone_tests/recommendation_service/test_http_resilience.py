@@ -117,11 +117,7 @@ def test_redis_refusing_or_hanging_serves_uncached_and_reports_degraded(
         proxy.pause()  # connections accepted, nothing answered: every call would hang
         time.sleep(0.6)  # past the circuit's retry window: the next call tries Redis again
         with ThreadPoolExecutor(8) as pool:
-            statuses = list(
-                pool.map(
-                    lambda u: client.get(f"/v1/users/{u}/recommendations").status_code, users[10:30]
-                )
-            )
+            statuses = list(pool.map(lambda u: client.get(f"/v1/users/{u}/recommendations").status_code, users[10:30]))
             health = client.get("/healthz")
         assert statuses == [200] * 20 and health.status_code == 200
         assert client.get("/readyz").json()["status"] == "degraded"
@@ -215,8 +211,7 @@ def api(model_root: Path) -> Iterator[tuple[httpx.Client, ModelHolder, int]]:
 def test_a_declared_50_mb_body_is_refused_before_reading(api) -> None:
     client, _, port = api
     head = (
-        b"POST /v1/scores HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-        b"Content-Length: 52428800\r\n\r\n"
+        b"POST /v1/scores HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" b"Content-Length: 52428800\r\n\r\n"
     )
     status, body, _ = raw_request(port, head, body_chunks=800, chunk=b"x" * 65536)
     assert status == 413 and len(body) < 200 and b"1048576" in body
@@ -231,9 +226,7 @@ def test_a_chunked_body_is_counted_and_refused_past_the_limit(api) -> None:
         for _ in range(40):
             yield b"a" * 65536
 
-    response = client.post(
-        "/v1/scores", content=chunks(), headers={"content-type": "application/json"}
-    )
+    response = client.post("/v1/scores", content=chunks(), headers={"content-type": "application/json"})
     assert response.status_code == 413 and len(response.content) < 200
     # A body of exactly the limit is parsed as usual.
     user = str(holder.current.model.user_ids[0])
@@ -249,9 +242,7 @@ def test_a_chunked_body_is_counted_and_refused_past_the_limit(api) -> None:
 def test_a_50_mb_id_in_the_url_gets_414_without_echo(api, where: str) -> None:
     _, _, port = api
     big = b"a" * (50 << 20)
-    target = (
-        b"/v1/items/" + big + b"/similar" if where == "path" else b"/v1/score?user=u&item=" + big
-    )
+    target = b"/v1/items/" + big + b"/similar" if where == "path" else b"/v1/score?user=u&item=" + big
     status, body, _ = raw_request(port, b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n")
     assert status == 414 and len(body) < 200
 
@@ -265,9 +256,7 @@ def test_errors_echo_at_most_a_short_prefix(api) -> None:
     assert response.json()["detail"].startswith("unknown title 'zzzz")
     too_long = "y" * 5000
     response = client.get(f"/v1/users/{too_long}/recommendations")
-    assert (
-        response.status_code == 422 and len(response.text) < 400 and "y" * 60 not in response.text
-    )
+    assert response.status_code == 422 and len(response.text) < 400 and "y" * 60 not in response.text
     response = client.post("/v1/scores", json={"user": "x" * 900_000, "items": ["a"]})
     assert response.status_code == 422 and len(response.text) < 1000
     response = client.post("/v1/scores", json={"user": user, "items": ["q" * 200] * 3000})

@@ -10,11 +10,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from netflix_clone.recommendation_service.adapters.registry import (
-    RegistryError,
-    S3Store,
-    open_store,
-)
+from netflix_clone.recommendation_service.adapters.registry import RegistryError, S3Store, open_store
 from netflix_clone.recommendation_service.cli import main
 from netflix_clone.recommendation_service.http_api import create_app
 from netflix_clone.recommendation_service.serving import ModelHolder
@@ -51,16 +47,12 @@ def test_publish_uploads_every_file_then_the_pointer(s3, tmp_path: Path) -> None
         + [f"publish-order/versions/{version}/{name}" for name in files]
     )
     manifest = json.loads(
-        s3.get_object(Bucket=BUCKET, Key=f"publish-order/versions/{version}/MANIFEST.json")[
-            "Body"
-        ].read()
+        s3.get_object(Bucket=BUCKET, Key=f"publish-order/versions/{version}/MANIFEST.json")["Body"].read()
     )
     assert set(manifest["files"]) == set(files)
     assert store.current_version() == version
     local = store.materialize(version)
-    assert (local / "item_factors.npy").read_bytes() == (
-        result.path / "item_factors.npy"
-    ).read_bytes()
+    assert (local / "item_factors.npy").read_bytes() == (result.path / "item_factors.npy").read_bytes()
 
 
 def test_a_failed_upload_never_moves_the_pointer(s3, tmp_path: Path) -> None:
@@ -161,9 +153,7 @@ def test_warm_cache_and_inspect_read_the_registry(
 
 
 def test_an_unreachable_registry_is_a_clean_error(s3, tmp_path: Path, capsys) -> None:
-    code = main(
-        ["inspect", "--model-uri", "s3://no-such-bucket-here/x", "--model-cache-dir", str(tmp_path)]
-    )
+    code = main(["inspect", "--model-uri", "s3://no-such-bucket-here/x", "--model-cache-dir", str(tmp_path)])
     err = capsys.readouterr().err.splitlines()
     lines = [line for line in err if line.startswith("recommendation-service")]
     assert code == 2 and len(lines) == 1

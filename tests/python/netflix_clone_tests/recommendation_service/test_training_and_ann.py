@@ -16,9 +16,7 @@ HISTORY = synthetic_history(users=600, items=300, sessions_per_user=25, seed=11)
 
 
 def _interactions():
-    return build_interactions(
-        HISTORY.user_id, HISTORY.title_id, HISTORY.completion, HISTORY.started_at
-    )
+    return build_interactions(HISTORY.user_id, HISTORY.title_id, HISTORY.completion, HISTORY.started_at)
 
 
 def test_training_is_deterministic_under_a_seed_even_with_threads() -> None:
@@ -46,9 +44,7 @@ def test_model_metadata_records_data_hash_and_parameters() -> None:
     assert model.metadata["data_hash"] == _interactions().data_hash
     assert model.metadata["params"]["factors"] == 8
     # YYYYmmddTHHMMSS.ffffffZ-<data hash>-<random>: unique well below the second.
-    assert re.fullmatch(
-        rf"\d{{8}}T\d{{6}}\.\d{{6}}Z-{model.metadata['data_hash'][:8]}-[0-9a-f]{{4}}", model.version
-    )
+    assert re.fullmatch(rf"\d{{8}}T\d{{6}}\.\d{{6}}Z-{model.metadata['data_hash'][:8]}-[0-9a-f]{{4}}", model.version)
     assert train_als(_interactions(), AlsParams(factors=8, iterations=2)).version != model.version
 
 

@@ -51,12 +51,8 @@ def test_tuning_beats_the_old_fixed_defaults_on_validation(interactions) -> None
     stages = {t["stage"] for t in report.trials}
     assert {"grid", "factors"} <= stages and len(report.trials) >= 25 + 3
     key = (chosen.factors, chosen.regularization, chosen.alpha)
-    chosen_trial = [
-        t for t in report.trials if (t["factors"], t["regularization"], t["alpha"]) == key
-    ]
-    assert chosen_trial and report.validation["ndcg@10"] == pytest.approx(
-        chosen_trial[0]["ndcg@10"]
-    )
+    chosen_trial = [t for t in report.trials if (t["factors"], t["regularization"], t["alpha"]) == key]
+    assert chosen_trial and report.validation["ndcg@10"] == pytest.approx(chosen_trial[0]["ndcg@10"])
     # The one-standard-error rule: within one SE of the best, and nothing in that band is simpler.
     best = max(report.trials, key=lambda t: t["ndcg@10"])
     band = best["ndcg@10"] - best["se"]
@@ -64,17 +60,14 @@ def test_tuning_beats_the_old_fixed_defaults_on_validation(interactions) -> None
     simpler = [
         t
         for t in report.trials
-        if t["ndcg@10"] >= band
-        and (t["factors"], -t["regularization"]) < (chosen.factors, -chosen.regularization)
+        if t["ndcg@10"] >= band and (t["factors"], -t["regularization"]) < (chosen.factors, -chosen.regularization)
     ]
     assert not simpler
     old_corner = [t for t in report.trials if t["regularization"] == 0.01 and t["alpha"] == 16.0]
     assert old_corner and chosen_trial[0]["ndcg@10"] >= old_corner[0]["ndcg@10"] - best["se"]
 
 
-def test_the_budget_bounds_the_search_and_fixed_values_are_not_searched(
-    interactions, monkeypatch
-) -> None:
+def test_the_budget_bounds_the_search_and_fixed_values_are_not_searched(interactions, monkeypatch) -> None:
     """On a clock where every trial takes exactly one second, a 4.5 s budget runs 4 trials."""
     clock = [0.0]
     real_score = tuning._score  # pylint: disable=protected-access
@@ -86,14 +79,10 @@ def test_the_budget_bounds_the_search_and_fixed_values_are_not_searched(
     monkeypatch.setattr(tuning, "_score", one_second_trials)
     monkeypatch.setattr(tuning, "time", SimpleNamespace(perf_counter=lambda: clock[0]))
     base = AlsParams(iterations=4)
-    chosen, report = tune(
-        interactions, base, TuningOptions(budget_s=4.5, fixed_factors=8, fixed_alpha=3.0)
-    )
+    chosen, report = tune(interactions, base, TuningOptions(budget_s=4.5, fixed_factors=8, fixed_alpha=3.0))
     assert report.stopped_by_budget and report.skipped_trials > 0
     assert len(report.trials) == 4 and report.seconds <= 4.5
-    assert {t["factors"] for t in report.trials} == {8} and {t["alpha"] for t in report.trials} == {
-        3.0
-    }
+    assert {t["factors"] for t in report.trials} == {8} and {t["alpha"] for t in report.trials} == {3.0}
     assert chosen.factors == 8 and chosen.alpha == 3.0
     monkeypatch.undo()
     _, none = tune(interactions, base, TuningOptions(budget_s=0.0))
@@ -110,12 +99,8 @@ def test_evaluate_tunes_on_the_train_split_only(monkeypatch) -> None:
         return real_tune(interactions, params, options)
 
     monkeypatch.setattr(evaluation, "tune", spy)  # the name evaluate() calls
-    report = evaluation.evaluate(
-        history, AlsParams(iterations=3), tuning=TuningOptions(budget_s=30), split="random"
-    )
-    full = build_interactions(
-        history.user_id, history.title_id, history.completion, history.started_at
-    )
+    report = evaluation.evaluate(history, AlsParams(iterations=3), tuning=TuningOptions(budget_s=30), split="random")
+    full = build_interactions(history.user_id, history.title_id, history.completion, history.started_at)
     assert seen and seen[0] < full.matrix.nnz  # the test pairs were not in what the search saw
     out = report.as_dict()
     assert out["tuning"]["chosen"]["factors"] == out["params"]["factors"]
@@ -148,9 +133,7 @@ def test_cli_train_tunes_by_default_and_stores_the_search(tmp_path: Path, capsys
 
 
 @pytest.mark.parametrize("keep", [0.5, 0.0])
-def test_inspect_on_a_truncated_seen_npz_is_one_clean_line(
-    tmp_path: Path, capsys, keep: float
-) -> None:
+def test_inspect_on_a_truncated_seen_npz_is_one_clean_line(tmp_path: Path, capsys, keep: float) -> None:
     history = tmp_path / "h.csv"
     assert main(["synthesize", "--out", str(history), "--users", "60", "--items", "30"]) == 0
     common = ["--history", str(history), "--no-tune", "--factors", "4", "--skip-eval"]

@@ -107,9 +107,7 @@ def response_for(
             "url": f"{base}/required_pull_request_reviews",
             "dismiss_stale_reviews": bool(reviews.get("dismiss_stale_reviews", False)),
             "require_code_owner_reviews": bool(reviews.get("require_code_owner_reviews", False)),
-            "required_approving_review_count": int(
-                reviews.get("required_approving_review_count", 1)
-            ),
+            "required_approving_review_count": int(reviews.get("required_approving_review_count", 1)),
             "require_last_push_approval": bool(reviews.get("require_last_push_approval", False)),
         }
         if reviews.get("dismissal_restrictions"):
@@ -118,9 +116,7 @@ def response_for(
             )
         if reviews.get("bypass_pull_request_allowances"):
             allowances = _actors("", reviews["bypass_pull_request_allowances"])
-            section["bypass_pull_request_allowances"] = {
-                k: allowances[k] for k in ("users", "teams", "apps")
-            }
+            section["bypass_pull_request_allowances"] = {k: allowances[k] for k in ("users", "teams", "apps")}
         out["required_pull_request_reviews"] = section
     if body.get("restrictions") is not None:
         restrictions = _actors(f"{base}/restrictions", body["restrictions"])
@@ -149,17 +145,13 @@ class FakeGitHub:
     calls: list[Call] = field(default_factory=list)
     fail_next: list[int] = field(default_factory=list)  # statuses to answer before behaving
 
-    def add_branch(
-        self, owner: str, repo: str, branch: str, protection: Optional[dict[str, Any]] = None
-    ) -> None:
+    def add_branch(self, owner: str, repo: str, branch: str, protection: Optional[dict[str, Any]] = None) -> None:
         self.repos.setdefault((owner, repo), {})[branch] = protection
 
     def count(self, method: str) -> int:
         return sum(1 for c in self.calls if c.method == method)
 
-    def handle(
-        self, method: str, path: str, headers: dict[str, str], raw: bytes
-    ) -> tuple[int, Any]:
+    def handle(self, method: str, path: str, headers: dict[str, str], raw: bytes) -> tuple[int, Any]:
         lowered = {k.lower(): v for k, v in headers.items()}
         body: Any = None
         if raw:
@@ -278,16 +270,12 @@ def fake_github() -> Iterator[FakeGitHub]:
 
         do_GET = do_PUT = do_POST = do_DELETE = _handle
 
-        def log_message(
-            self, format: str, *args: Any
-        ) -> None:  # noqa: A002  # pylint: disable=redefined-builtin
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002  # pylint: disable=redefined-builtin
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield state

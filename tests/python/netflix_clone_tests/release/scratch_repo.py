@@ -93,9 +93,7 @@ def make_repo(root: Path) -> Repo:
     return repo
 
 
-def fake_pants(
-    root: Path, changed: str = "docker/api:api\ndocker/worker:worker"
-) -> tuple[Path, Path]:
+def fake_pants(root: Path, changed: str = "docker/api:api\ndocker/worker:worker") -> tuple[Path, Path]:
     """An executable answering like ``./pants`` for the release's three invocations; returns
     (script, log of the argument lists it was called with)."""
     log = root / "pants-calls.log"

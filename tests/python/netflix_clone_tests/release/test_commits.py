@@ -113,9 +113,7 @@ def test_revert_refs_only_count_for_reverts() -> None:
 
 
 def test_split_message_handles_crlf_and_blank_runs() -> None:
-    header, paragraphs = split_message(
-        "feat: x\r\n\r\n\r\nbody one\r\nline two\r\n\r\nFooter: y\r\n"
-    )
+    header, paragraphs = split_message("feat: x\r\n\r\n\r\nbody one\r\nline two\r\n\r\nFooter: y\r\n")
     assert header == "feat: x" and paragraphs == ["body one\nline two", "Footer: y"]
 
 

@@ -87,31 +87,19 @@ def test_scripted_history_becomes_an_annotated_tag(
         "### Chores",
     ):
         assert heading in message
-    assert (
-        f"- **platform:** configuration files are no longer read ({shas['breaking'][:7]})"
-        in message
-    )
+    assert f"- **platform:** configuration files are no longer read ({shas['breaking'][:7]})" in message
     assert f"- add the ratings endpoint ({shas['feat'][:7]}) — images: api" in message
     assert f"- retry transient failures ({shas['fix'][:7]}) — images: worker" in message
-    assert (
-        f"settings from the environment only ({shas['breaking'][:7]}) **BREAKING** — images: api, worker"
-        in message
-    )
+    assert f"settings from the environment only ({shas['breaking'][:7]}) **BREAKING** — images: api, worker" in message
     assert f"- tidy the README ({shas['chore'][:7]}) — images: none" in message
     assert "### Reverted before release" in message
-    assert (
-        f"feat(worker): experimental batching ({shas['batching'][:7]}), reverted by {shas['revert'][:7]}"
-        in message
-    )
+    assert f"feat(worker): experimental batching ({shas['batching'][:7]}), reverted by {shas['revert'][:7]}" in message
     assert "experimental batching (" not in message.split("### Reverted before release")[0]
     assert (
         "Images that change: api, worker "
         "(`pants --changed-since=v0.1.0 --changed-dependents=transitive`)." in message
     )
-    assert (
-        "Images per commit: from Pants (the files of each image's `pants filedeps --transitive`)."
-        in message
-    )
+    assert "Images per commit: from Pants (the files of each image's `pants filedeps --transitive`)." in message
     assert (
         "--changed-since=v0.1.0 --changed-dependents=transitive --filter-target-type=docker_image list"
         in calls.read_text(encoding="utf-8")
@@ -122,9 +110,7 @@ def test_scripted_history_becomes_an_annotated_tag(
     assert code == 5 and "HEAD is released already as v0.2.0" in err
 
 
-def test_after_one_point_oh_a_breaking_change_is_major(
-    repo: Repo, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_after_one_point_oh_a_breaking_change_is_major(repo: Repo, capsys: pytest.CaptureFixture[str]) -> None:
     repo.git("tag", "-a", "v1.4.2", "-m", "Release v1.4.2")
     repo.commit("fix: a")
     repo.commit("feat(api)!: drop XML")
@@ -132,9 +118,7 @@ def test_after_one_point_oh_a_breaking_change_is_major(
     assert code == 0 and "next version 2.0.0 (v2.0.0): major bump after v1.4.2" in out
 
 
-def test_release_candidates_then_the_release(
-    repo: Repo, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_release_candidates_then_the_release(repo: Repo, capsys: pytest.CaptureFixture[str]) -> None:
     repo.git("tag", "-a", "v1.0.0", "-m", "Release v1.0.0")
     repo.commit("feat(api): one")
     assert _release(repo, capsys, "--pre", "rc")[0] == 0
@@ -164,9 +148,7 @@ def test_refuses_a_dirty_tree(repo: Repo, capsys: pytest.CaptureFixture[str]) ->
     assert code == 3 and "next version 0.1.0" in out and "a real run would refuse" in err
 
 
-def test_refuses_another_branch_and_a_detached_head(
-    repo: Repo, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_refuses_another_branch_and_a_detached_head(repo: Repo, capsys: pytest.CaptureFixture[str]) -> None:
     repo.commit("feat: a")
     repo.git("checkout", "-q", "-b", "topic")
     code, _, err = _release(repo, capsys)
@@ -177,9 +159,7 @@ def test_refuses_another_branch_and_a_detached_head(
     assert code in (4, 5) and "a detached HEAD" in err
 
 
-def test_refuses_a_range_without_releasable_commits(
-    repo: Repo, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_refuses_a_range_without_releasable_commits(repo: Repo, capsys: pytest.CaptureFixture[str]) -> None:
     repo.git("tag", "-a", "v0.3.0", "-m", "Release v0.3.0")
     repo.commit("chore: bump tools")
     repo.commit("docs: typo")
@@ -230,9 +210,7 @@ def test_a_failing_pants_falls_back_and_says_why(
 ) -> None:
     repo.commit("feat(api): x", {"src/python/netflix_clone/api/app.py": "X = 1\n"})
     broken = tmp_path / "broken-pants"
-    broken.write_text(
-        "#!/bin/sh\necho 'Pants 2.17 could not start' >&2\nexit 1\n", encoding="utf-8"
-    )
+    broken.write_text("#!/bin/sh\necho 'Pants 2.17 could not start' >&2\nexit 1\n", encoding="utf-8")
     broken.chmod(0o755)
     code, out, err = _release(repo, capsys, "--dry-run", "--json", pants=broken)
     report = json.loads(out)
@@ -242,18 +220,14 @@ def test_a_failing_pants_falls_back_and_says_why(
     assert report["images_changed"] == ["api", "worker"]
 
 
-def test_notes_out_writes_the_changelog(
-    repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_notes_out_writes_the_changelog(repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     repo.commit("feat: a")
     notes = tmp_path / "notes.md"
     assert _release(repo, capsys, "--dry-run", "--notes-out", str(notes))[0] == 0
     assert notes.read_text(encoding="utf-8").startswith("## v0.1.0 (")
 
 
-def test_lint_commits(
-    repo: Repo, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_lint_commits(repo: Repo, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     base = repo.git("rev-parse", "HEAD")
     good = repo.commit("feat(api): ratings")
     bad = repo.commit("Added stuff.")

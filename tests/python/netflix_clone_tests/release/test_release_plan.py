@@ -72,9 +72,7 @@ def test_revert_of_a_revert_brings_the_original_back() -> None:
 
 def test_only_a_revert_of_released_work_is_a_patch() -> None:
     released = "f" * 40  # not in the range: it shipped in an earlier release
-    plan = plan_release(
-        [c(f'Revert "feat: old"\n\nThis reverts commit {released}.')], Version(1, 4, 0)
-    )
+    plan = plan_release([c(f'Revert "feat: old"\n\nThis reverts commit {released}.')], Version(1, 4, 0))
     assert plan.bump is Bump.PATCH and str(plan.version) == "1.4.1"
 
 
@@ -129,12 +127,8 @@ def test_changelog_groups_by_type_then_scope_with_services() -> None:
         breaking.sha: ("analytics-consumer", "recommendation-service"),
         docs.sha: (),
     }
-    plan = plan_release(
-        [feat_a, feat_b, feat_c, fix, breaking, docs, other], Version(1, 1, 0), services=services
-    )
-    text = render_changelog(
-        plan, "2025-01-31", ["analytics-consumer", "video-processor"], "from a test"
-    )
+    plan = plan_release([feat_a, feat_b, feat_c, fix, breaking, docs, other], Version(1, 1, 0), services=services)
+    text = render_changelog(plan, "2025-01-31", ["analytics-consumer", "video-processor"], "from a test")
     assert text.startswith("## v2.0.0 (2025-01-31)\n")
     assert "Images that change: analytics-consumer, video-processor." in text
     sections = [line for line in text.splitlines() if line.startswith("### ")]

@@ -35,15 +35,10 @@ def _run(fake: FakeGitHub, capsys: pytest.CaptureFixture[str], *argv: str) -> tu
     return code, out, err
 
 
-def test_dry_run_shows_the_diff_and_changes_nothing(
-    github: FakeGitHub, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_dry_run_shows_the_diff_and_changes_nothing(github: FakeGitHub, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _run(github, capsys, "apply", "--dry-run")
     assert code == 0
-    assert (
-        "acme/netflix-clone main:" in out
-        and "change(s) from .github/branch-protection/main.json" in out
-    )
+    assert "acme/netflix-clone main:" in out and "change(s) from .github/branch-protection/main.json" in out
     assert "+ protection: enable (the branch is not protected today)" in out
     assert '+ required_status_checks.checks: "commit messages" (app_id 15368)' in out
     assert "+ required_pull_request_reviews.required_approving_review_count: 1" in out
@@ -52,16 +47,12 @@ def test_dry_run_shows_the_diff_and_changes_nothing(
     assert github.count("PUT") == 0 and github.repos[("acme", "netflix-clone")]["main"] is None
 
 
-def test_apply_then_a_second_apply_is_a_no_op(
-    github: FakeGitHub, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_apply_then_a_second_apply_is_a_no_op(github: FakeGitHub, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _run(github, capsys, "apply")
     assert code == 0 and "applied; acme/netflix-clone main now matches" in out
     assert github.count("PUT") == 1
     put = next(c for c in github.calls if c.method == "PUT")
-    assert put.body == json.loads(
-        PROTECTION_FILE.read_text(encoding="utf-8")
-    )  # the file is the body
+    assert put.body == json.loads(PROTECTION_FILE.read_text(encoding="utf-8"))  # the file is the body
     assert put.headers["Accept"] == "application/vnd.github+json"
     assert put.headers["X-GitHub-Api-Version"] == "2022-11-28"
     assert put.path == "/repos/acme/netflix-clone/branches/main/protection"
@@ -75,9 +66,7 @@ def test_apply_then_a_second_apply_is_a_no_op(
     assert code == 0 and report["in_sync"] is True and report["changes"] == []
 
 
-def test_drift_is_reported_and_repaired(
-    github: FakeGitHub, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_drift_is_reported_and_repaired(github: FakeGitHub, capsys: pytest.CaptureFixture[str]) -> None:
     assert _run(github, capsys, "apply")[0] == 0
     stored = github.repos[("acme", "netflix-clone")]["main"]
     assert stored is not None
@@ -115,11 +104,7 @@ def test_a_token_without_administration_rights(
 ) -> None:
     monkeypatch.setenv("GITHUB_TOKEN", github.read_only_token)
     code, _, err = _run(github, capsys, "apply")
-    assert (
-        code == 1
-        and "403 Resource not accessible by integration" in err
-        and "Administration" in err
-    )
+    assert code == 1 and "403 Resource not accessible by integration" in err and "Administration" in err
 
 
 def test_missing_branch_repository_and_token(
@@ -138,9 +123,7 @@ def test_missing_branch_repository_and_token(
     assert code == 2 and "--repo OWNER/NAME" in err
 
 
-def test_the_token_goes_only_over_https_or_loopback(
-    github: FakeGitHub, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_the_token_goes_only_over_https_or_loopback(github: FakeGitHub, capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["apply", "--api-url", "http://example.com"])
     assert code == 2 and "only over https" in capsys.readouterr().err
     assert github.calls == []
@@ -155,9 +138,7 @@ def test_server_errors_are_retried(
     assert code == 0 and "+ protection: enable" in out and github.count("GET") == 3
 
 
-def test_a_bad_file_is_a_usage_error(
-    github: FakeGitHub, capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
+def test_a_bad_file_is_a_usage_error(github: FakeGitHub, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     bad = tmp_path / "main.json"
     bad.write_text(json.dumps({"required_status_checks": None}), encoding="utf-8")
     code, _, err = _run(github, capsys, "apply", "--file", str(bad))
@@ -175,9 +156,7 @@ def test_what_github_did_not_store_is_an_error(
     path.write_text(json.dumps(body), encoding="utf-8")
     original = github.handle
 
-    def drop_restrictions(
-        method: str, p: str, headers: dict[str, str], raw: bytes
-    ) -> tuple[int, Any]:
+    def drop_restrictions(method: str, p: str, headers: dict[str, str], raw: bytes) -> tuple[int, Any]:
         if method == "PUT":
             sent = json.loads(raw)
             sent["restrictions"] = None
@@ -190,9 +169,7 @@ def test_what_github_did_not_store_is_an_error(
     assert "+ restrictions: enable" in err
 
 
-def test_show_prints_the_normalised_protection(
-    github: FakeGitHub, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_show_prints_the_normalised_protection(github: FakeGitHub, capsys: pytest.CaptureFixture[str]) -> None:
     _run(github, capsys, "apply")
     code, out, _ = _run(github, capsys, "show")
     shown = json.loads(out)["protection"]
@@ -203,25 +180,15 @@ def test_show_prints_the_normalised_protection(
 def test_verify_checks_on_this_repository(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["verify-checks"]) == 0
     out = capsys.readouterr().out
-    assert (
-        "✓ test (Python 3.11) <- tests.yml:test" in out
-        and "✓ commit messages <- tests.yml:commits" in out
-    )
+    assert "✓ test (Python 3.11) <- tests.yml:test" in out and "✓ commit messages <- tests.yml:commits" in out
 
 
-def test_verify_checks_names_a_check_no_job_reports(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_verify_checks_names_a_check_no_job_reports(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     body = json.loads(PROTECTION_FILE.read_text(encoding="utf-8"))
-    body["required_status_checks"]["checks"].append(
-        {"context": "test (Python 3.9)", "app_id": 15368}
-    )
+    body["required_status_checks"]["checks"].append({"context": "test (Python 3.9)", "app_id": 15368})
     path = tmp_path / "main.json"
     path.write_text(json.dumps(body), encoding="utf-8")
     assert main(["verify-checks", "--file", str(path)]) == 1
     captured = capsys.readouterr()
     assert "✗ test (Python 3.9)" in captured.out
-    assert (
-        "required check 'test (Python 3.9)' is not a job that runs on pull requests into main"
-        in captured.err
-    )
+    assert "required check 'test (Python 3.9)' is not a job that runs on pull requests into main" in captured.err

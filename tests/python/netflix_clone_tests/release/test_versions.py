@@ -6,14 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from netflix_clone.release.domain.versions import (
-    Bump,
-    Version,
-    VersionError,
-    bump_version,
-    next_prerelease,
-    parse_tag,
-)
+from netflix_clone.release.domain.versions import Bump, Version, VersionError, bump_version, next_prerelease, parse_tag
 
 
 def test_parse_and_format_round_trip() -> None:
@@ -65,9 +58,7 @@ def test_ordering_is_total_and_consistent_with_parsing(a: Version, b: Version) -
 def test_parse_tag() -> None:
     assert parse_tag("v1.2.3") == Version(1, 2, 3)
     assert parse_tag("v1.3.0-rc.2") == Version(1, 3, 0, ("rc", "2"))
-    assert (
-        parse_tag("1.2.3") is None and parse_tag("vnext") is None and parse_tag("release-1") is None
-    )
+    assert parse_tag("1.2.3") is None and parse_tag("vnext") is None and parse_tag("release-1") is None
 
 
 @pytest.mark.parametrize(
@@ -96,9 +87,7 @@ def test_nothing_to_bump() -> None:
 def test_rc_numbering_counts_existing_candidates_of_the_same_version() -> None:
     target = Version(1, 3, 0)
     assert str(next_prerelease(target, "rc", [])) == "1.3.0-rc.1"
-    existing = [
-        Version.parse(v) for v in ("1.3.0-rc.1", "1.3.0-rc.2", "1.2.0-rc.9", "1.3.0-beta.5")
-    ]
+    existing = [Version.parse(v) for v in ("1.3.0-rc.1", "1.3.0-rc.2", "1.2.0-rc.9", "1.3.0-beta.5")]
     assert str(next_prerelease(target, "rc", existing)) == "1.3.0-rc.3"
     # A gap is kept, never refilled: rc.4 exists, so the next is rc.5.
     assert str(next_prerelease(target, "rc", [Version.parse("1.3.0-rc.4")])) == "1.3.0-rc.5"

@@ -119,9 +119,7 @@ jobs:
 """
     ),
     "release.yml": yaml.safe_load("on: {workflow_dispatch: {}}\njobs:\n  lint: {runs-on: x}\n"),
-    "other.yml": yaml.safe_load(
-        "on: {pull_request: {branches: [develop]}}\njobs:\n  develop-only: {runs-on: x}\n"
-    ),
+    "other.yml": yaml.safe_load("on: {pull_request: {branches: [develop]}}\njobs:\n  develop-only: {runs-on: x}\n"),
 }
 
 
@@ -143,9 +141,7 @@ def test_pull_request_checks_of_a_branch() -> None:
 
 
 def test_required_checks_problems() -> None:
-    assert not verify_required_checks(
-        ["test (Python 3.10)", "test (Python 3.11)", "lint"], WORKFLOWS, "main"
-    )
+    assert not verify_required_checks(["test (Python 3.10)", "test (Python 3.11)", "lint"], WORKFLOWS, "main")
     problems = verify_required_checks(
         [
             "test (python 3.10)",
@@ -160,10 +156,7 @@ def test_required_checks_problems() -> None:
         "main",
     )
     text = "\n".join(problems)
-    assert (
-        "'test (python 3.10)' is not a job that runs on pull requests into main (case differs"
-        in text
-    )
+    assert "'test (python 3.10)' is not a job that runs on pull requests into main (case differs" in text
     assert "'test (Python 3.9)' is not a job" in text
     assert "'publish' (ci.yml:publish) is skipped on pull requests" in text
     assert "'after-publish' (ci.yml:after-publish) is skipped" in text  # its dependency is skipped
@@ -178,6 +171,4 @@ def test_a_name_reported_twice_is_ambiguous() -> None:
         **WORKFLOWS,
         "more.yml": yaml.safe_load("on: [pull_request]\njobs:\n  lint: {runs-on: x}\n"),
     }
-    assert any(
-        "more than one job" in p for p in verify_required_checks(["lint"], workflows, "main")
-    )
+    assert any("more than one job" in p for p in verify_required_checks(["lint"], workflows, "main"))

@@ -38,8 +38,7 @@ def test_compose_stack_wires_services_through_their_settings() -> None:
         assert f"netflix_clone.{package}/{name}.pex" in dockerfile and "USER 10001" in dockerfile
         assert "HEALTHCHECK" in dockerfile and "org.opencontainers.image.revision" in dockerfile
         code = "\n".join(
-            p.read_text(encoding="utf-8")
-            for p in Path(f"src/python/netflix_clone/{package}").rglob("*.py")
+            p.read_text(encoding="utf-8") for p in Path(f"src/python/netflix_clone/{package}").rglob("*.py")
         )
         for variable in service["environment"]:
             if variable == "NFC_LOG_LEVEL" and name != "video-processor":
@@ -52,6 +51,4 @@ def test_secrets_baseline_is_audited() -> None:
     baseline = json.loads(Path(".secrets.baseline").read_text(encoding="utf-8"))
     findings = [item for items in baseline["results"].values() for item in items]
     assert findings, "an empty baseline would not show the scan ran"
-    assert all(
-        item.get("is_secret") is False for item in findings
-    ), "unaudited or real secrets in the baseline"
+    assert all(item.get("is_secret") is False for item in findings), "unaudited or real secrets in the baseline"

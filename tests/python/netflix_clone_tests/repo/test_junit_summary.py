@@ -10,9 +10,7 @@ SUITE = '<testsuite name="s" tests="{t}" failures="{f}" errors="{e}" skipped="{s
 def test_counts_every_report(tmp_path: Path) -> None:
     (tmp_path / "a.xml").write_text(SUITE.format(t=5, f=0, e=0, s=1))
     (tmp_path / "sub").mkdir()
-    (tmp_path / "sub/b.xml").write_text(
-        f"<testsuites>{SUITE.format(t=3, f=1, e=1, s=0)}</testsuites>"
-    )
+    (tmp_path / "sub/b.xml").write_text(f"<testsuites>{SUITE.format(t=3, f=1, e=1, s=0)}</testsuites>")
     assert summarize(tmp_path) == (5, 2, 1)
     assert main(["x", str(tmp_path)]) == 1
 

@@ -38,9 +38,7 @@ IO_MODULES = {
     "av",
 }
 SERVICES = sorted(
-    p.name
-    for p in ROOT.iterdir()
-    if p.is_dir() and p.name not in SHARED | COMPOSITION and not p.name.startswith("_")
+    p.name for p in ROOT.iterdir() if p.is_dir() and p.name not in SHARED | COMPOSITION and not p.name.startswith("_")
 )
 
 
@@ -60,16 +58,12 @@ def test_there_is_something_to_check() -> None:
     assert list(ROOT.glob("*/domain/*.py"))
 
 
-@pytest.mark.parametrize(
-    "path", sorted(ROOT.glob("*/domain/*.py")), ids=lambda p: f"{p.parent.parent.name}/{p.name}"
-)
+@pytest.mark.parametrize("path", sorted(ROOT.glob("*/domain/*.py")), ids=lambda p: f"{p.parent.parent.name}/{p.name}")
 def test_domain_modules_do_no_io(path: Path) -> None:
     service = path.parent.parent.name
     for name in _imports(path):
         top = name.split(".")[0]
-        assert (
-            top not in IO_MODULES
-        ), f"{path.name} imports {name}: domain code must stay free of I/O"
+        assert top not in IO_MODULES, f"{path.name} imports {name}: domain code must stay free of I/O"
         if top == "netflix_clone":
             allowed = (f"netflix_clone.{service}.domain", "netflix_clone.contracts")
             assert name.startswith(allowed), f"{path.name} imports {name} from outside its domain"

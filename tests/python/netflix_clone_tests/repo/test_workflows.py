@@ -33,9 +33,7 @@ PANTS_GOALS = {
 }
 SHELL_OPERATORS = {"|", "||", "&&", ";", ">", ">>", "<", "2>", "2>&1"}
 LINTERS = {"flake8", "black", "pylint", "bandit", "hadolint", "mypy"}
-REPO_PATH = re.compile(
-    r"^(\./)?(\.ci|build-support|benchmarks|docker|3rdparty|src|tests)/[\w./-]+$"
-)
+REPO_PATH = re.compile(r"^(\./)?(\.ci|build-support|benchmarks|docker|3rdparty|src|tests)/[\w./-]+$")
 
 
 def _load(path: Path) -> dict[Any, Any]:
@@ -72,9 +70,7 @@ def test_every_job_has_a_runner_and_steps(path: Path) -> None:
         assert "runs-on" in job, f"{path.name}: job {name} has no runs-on"
         assert job.get("steps"), f"{path.name}: job {name} has no steps"
         for step in job["steps"]:
-            assert ("run" in step) != (
-                "uses" in step
-            ), f"{path.name}: step {step} needs one of run/uses"
+            assert ("run" in step) != ("uses" in step), f"{path.name}: step {step} needs one of run/uses"
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
@@ -92,19 +88,13 @@ def test_called_scripts_goals_and_linters_exist(path: Path) -> None:
                 # The Pants command ends where the shell's pipes and redirections begin.
                 ends = [i for i, w in enumerate(words) if w in SHELL_OPERATORS]
                 words = words[: ends[0]] if ends else words
-                goals = [
-                    w
-                    for w in words[1:]
-                    if not w.startswith(("-", "$")) and ":" not in w and "/" not in w
-                ]
+                goals = [w for w in words[1:] if not w.startswith(("-", "$")) and ":" not in w and "/" not in w]
                 assert goals or "--version" in words, f"{path.name}: `{line}` names no Pants goal"
                 unknown = set(goals) - PANTS_GOALS
                 assert not unknown, f"{path.name}: unknown Pants goal(s) {unknown} in `{line}`"
                 for word in words:
                     if word.startswith("--only="):
-                        assert (
-                            word.split("=", 1)[1] in LINTERS
-                        ), f"{path.name}: unknown linter {word}"
+                        assert word.split("=", 1)[1] in LINTERS, f"{path.name}: unknown linter {word}"
 
 
 # The trigger matrix the platform promises (issue 17), one row per workflow:
@@ -121,9 +111,7 @@ TRIGGER_MATRIX: dict[str, tuple[Optional[list[str]], Optional[list[str]], bool, 
 }
 
 
-def _trigger_row(
-    workflow: dict[Any, Any]
-) -> tuple[Optional[list[str]], Optional[list[str]], bool, bool, bool]:
+def _trigger_row(workflow: dict[Any, Any]) -> tuple[Optional[list[str]], Optional[list[str]], bool, bool, bool]:
     triggers = _triggers(workflow)
     push = triggers.get("push") or {}
     pull_request = triggers.get("pull_request")
@@ -157,9 +145,7 @@ def test_a_release_tag_starts_tests_images_and_deploy() -> None:
 def test_tests_workflow_triggers_matrix_services_and_jobs() -> None:
     workflow = _load(Path(".github/workflows/tests.yml"))
     triggers = _triggers(workflow)
-    assert triggers["push"]["branches"] == ["main", "develop"] and triggers["push"]["tags"] == [
-        "v*"
-    ]
+    assert triggers["push"]["branches"] == ["main", "develop"] and triggers["push"]["tags"] == ["v*"]
     assert triggers["pull_request"]["branches"] == ["main", "develop"]
     jobs = workflow["jobs"]
     assert set(jobs) >= {"test", "lint", "security", "commits"}
@@ -177,10 +163,7 @@ def test_tests_workflow_triggers_matrix_services_and_jobs() -> None:
         assert f"--only={linter}" in lint_runs
     assert " check" in lint_runs
     cache_keys = [
-        s["with"]["key"]
-        for j in jobs.values()
-        for s in j["steps"]
-        if s.get("uses", "").startswith("actions/cache")
+        s["with"]["key"] for j in jobs.values() for s in j["steps"] if s.get("uses", "").startswith("actions/cache")
     ]
     assert cache_keys and all("hashFiles('3rdparty/python/*.lock'" in k for k in cache_keys)
 
@@ -260,9 +243,7 @@ def test_every_pull_request_job_is_required_or_named_as_optional() -> None:
     required = {check["context"] for check in body["required_status_checks"]["checks"]}
     found, dynamic = pull_request_checks(_workflows(), "main")
     running = {name for name, sources in found.items() if any(s.runs is not False for s in sources)}
-    assert running - required == set(
-        NOT_REQUIRED
-    ), "a new pull-request job: require it or say why not"
+    assert running - required == set(NOT_REQUIRED), "a new pull-request job: require it or say why not"
     assert not dynamic or all("deploy.yml" in d for d in dynamic)
 
 
@@ -281,9 +262,7 @@ def test_branch_protection_policy() -> None:
 def test_performance_workflow_schedule_dispatch_and_steps() -> None:
     workflow = _load(Path(".github/workflows/performance.yml"))
     triggers = _triggers(workflow)
-    assert triggers["push"]["branches"] == ["main"] and triggers["pull_request"]["branches"] == [
-        "main"
-    ]
+    assert triggers["push"]["branches"] == ["main"] and triggers["pull_request"]["branches"] == ["main"]
     assert triggers["schedule"] == [{"cron": "0 0 * * 0"}]
     assert "workflow_dispatch" in triggers
     runs = " ".join(_run_commands(workflow))
@@ -324,14 +303,8 @@ def test_deploy_workflow_packages_once_then_staging_then_production() -> None:
     assert workflow["concurrency"]["cancel-in-progress"] is False
     packaging = [c for c in _run_commands(workflow) if "./pants" in c]
     assert packaging == ["./pants package src/python/netflix_clone/deploy:deploy"]  # packaged once
-    assert 'name="deploy"' in Path("src/python/netflix_clone/deploy/BUILD").read_text(
-        encoding="utf-8"
-    )
-    upload = next(
-        s
-        for s in jobs["package"]["steps"]
-        if s.get("uses", "").startswith("actions/upload-artifact")
-    )
+    assert 'name="deploy"' in Path("src/python/netflix_clone/deploy/BUILD").read_text(encoding="utf-8")
+    upload = next(s for s in jobs["package"]["steps"] if s.get("uses", "").startswith("actions/upload-artifact"))
     assert upload["with"]["path"] == "dist/src.python.netflix_clone.deploy/deploy.pex"
     for cluster in ("netflix-clone-staging", "netflix-clone-production"):
         assert cluster in Path(".github/workflows/deploy.yml").read_text(encoding="utf-8")
@@ -364,24 +337,16 @@ def test_deploy_workflow_wiring_is_per_service_and_safe() -> None:
     for name, job in workflow["jobs"].items():
         if name == "package":
             continue
-        creds = [
-            s
-            for s in job["steps"]
-            if s.get("uses", "").startswith("aws-actions/configure-aws-credentials")
-        ]
+        creds = [s for s in job["steps"] if s.get("uses", "").startswith("aws-actions/configure-aws-credentials")]
         assert [s["if"] for s in creds] == [
             "vars.AWS_DEPLOY_ROLE_ARN != ''",
             "vars.AWS_DEPLOY_ROLE_ARN == ''",
         ], name
         assert "role-to-assume" in creds[0]["with"] and "aws-access-key-id" in creds[1]["with"]
-    untrusted = re.compile(
-        r"\$\{\{\s*(inputs\.|matrix\.|github\.actor|github\.ref|needs\.|secrets)"
-    )
+    untrusted = re.compile(r"\$\{\{\s*(inputs\.|matrix\.|github\.actor|github\.ref|needs\.|secrets)")
     for name, job in workflow["jobs"].items():
         for step in job.get("steps", []):
-            assert not untrusted.search(
-                step.get("run", "")
-            ), f"{name}: expression inside run: {step.get('name')}"
+            assert not untrusted.search(step.get("run", "")), f"{name}: expression inside run: {step.get('name')}"
 
 
 def test_docker_workflow_builds_affected_images_scans_and_pushes() -> None:
@@ -406,9 +371,7 @@ def test_docker_workflow_builds_affected_images_scans_and_pushes() -> None:
         "recommendation-service",
         "video-processor",
     }
-    build = next(
-        s for s in push["steps"] if s.get("uses", "").startswith("docker/build-push-action")
-    )
+    build = next(s for s in push["steps"] if s.get("uses", "").startswith("docker/build-push-action"))
     assert "ghcr.io" in workflow["env"]["REGISTRY"] and "cache-from" in build["with"]
     manifest = " ".join(_run_commands({"jobs": {"m": jobs["manifest"]}}))
     assert "imagetools create" in manifest and ":latest" in manifest
@@ -419,21 +382,15 @@ SELECTION = Path(".github/changed-only/selection.json")
 
 def test_changed_only_pull_requests_run_file_level_tests_and_lint_changed_files() -> None:
     jobs = _load(Path(".github/workflows/tests.yml"))["jobs"]
-    pr_test = next(
-        s for s in jobs["test"]["steps"] if s.get("if") == "github.event_name == 'pull_request'"
-    )
+    pr_test = next(s for s in jobs["test"]["steps"] if s.get("if") == "github.event_name == 'pull_request'")
     assert "--changed-dependents=transitive" in pr_test["run"]
     assert "--filter-target-type=python_test test" in pr_test["run"]
-    lint = next(
-        s for s in jobs["lint"]["steps"] if s.get("name", "").startswith("Lint (changed files")
-    )
+    lint = next(s for s in jobs["lint"]["steps"] if s.get("name", "").startswith("Lint (changed files"))
     assert 'spec="--changed-since=origin/$BASE_REF"' in lint["run"]
     assert "--changed-dependents" not in lint["run"]  # linters see the changed files only
-    assert (
-        'spec="::"' in lint["run"] and "pylintrc" in lint["run"]
-    )  # unless a linter's config changed
+    assert 'spec="::"' in lint["run"] and "pyproject.toml" in lint["run"]  # unless a linter's config changed
     check = next(s for s in jobs["lint"]["steps"] if s.get("name", "").startswith("Type-check"))
-    assert "--changed-dependents=transitive check" in check["run"] and "mypy.ini" in check["run"]
+    assert "--changed-dependents=transitive check" in check["run"] and "pyproject.toml" in check["run"]
 
 
 def test_the_changed_only_selection_is_pinned() -> None:
@@ -458,19 +415,12 @@ def test_the_changed_only_selection_is_pinned() -> None:
         # (Existence is not checked here: this test does not depend on those files, so that editing them
         # does not rerun it; CI recomputes every list from the real tree.)
         assert selected == sorted(selected)
-        assert all(
-            re.fullmatch(r"tests/python/netflix_clone_tests/\w+/test_\w+\.py:\w+", a)
-            for a in selected
-        )
+        assert all(re.fullmatch(r"tests/python/netflix_clone_tests/\w+/test_\w+\.py:\w+", a) for a in selected)
         dirs = {a.split("/")[3] for a in selected}
         # Its own tests, the end-to-end quickstart, the benchmark tests that import it, and the two
         # repository tests that read every source file; never another service's, deploy's or release's.
         assert dirs <= {service, "quickstart", "benchmarks", "repo"}, (edit, dirs)
-        assert (
-            service in dirs
-            and "tests/python/netflix_clone_tests/quickstart/test_platform_flow.py:tests"
-            in selected
-        )
+        assert service in dirs and "tests/python/netflix_clone_tests/quickstart/test_platform_flow.py:tests" in selected
         assert {a for a in selected if "/repo/" in a} == {
             "tests/python/netflix_clone_tests/repo/test_compose_and_images.py:compose",
             "tests/python/netflix_clone_tests/repo/test_layering.py:layering",

@@ -39,9 +39,7 @@ def test_plan_shows_the_default_ladder(tmp_path: Path, capsys: pytest.CaptureFix
     assert data["rungs"][-1]["height"] == 720
 
 
-def test_per_title_plan_runs_trials_and_reports_the_hull(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_per_title_plan_runs_trials_and_reports_the_hull(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     clip = make_clip(tmp_path / "pt.mp4", seconds=2, size="640x360", audio=False)
     code, data = _run(capsys, "plan", str(clip), "--per-title", "--json")
     assert code == 0 and isinstance(data, dict)
@@ -73,33 +71,23 @@ def test_process_enqueue_worker_jobs(tmp_path: Path, capsys: pytest.CaptureFixtu
     queue = str(tmp_path / "jobs.sqlite")
     (tmp_path / "broken.mp4").write_text("not a video")
     for path in (clip, tmp_path / "broken.mp4"):
-        code, data = _run(
-            capsys, "enqueue", str(path), "--queue", queue, "--segment-seconds", "1", "--json"
-        )
+        code, data = _run(capsys, "enqueue", str(path), "--queue", queue, "--segment-seconds", "1", "--json")
         assert code == 0 and isinstance(data, dict) and data["job_id"] > 0
-    code, counts = _run(
-        capsys, "worker", "--queue", queue, "--output", str(out), "--exit-when-idle", "--json"
-    )
+    code, counts = _run(capsys, "worker", "--queue", queue, "--output", str(out), "--exit-when-idle", "--json")
     assert code == 0 and counts == {"succeeded": 1, "failed": 1}
     code, jobs = _run(capsys, "jobs", "--queue", queue, "--json")
     assert isinstance(jobs, list)
     assert [(j["title_id"], j["state"]) for j in jobs] == [("c", "succeeded"), ("broken", "failed")]
     assert jobs[1]["reason"].startswith("not_a_video")
-    code, data = _run(
-        capsys, "process", str(tmp_path / "broken.mp4"), "--output", str(out), "--json"
-    )
+    code, data = _run(capsys, "process", str(tmp_path / "broken.mp4"), "--output", str(out), "--json")
     assert code == 2 and isinstance(data, dict) and data["reason"] == "not_a_video"
 
 
-def test_process_rejects_before_anything_is_written(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_process_rejects_before_anything_is_written(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Issue 16: a rejected upload left an empty catalog.sqlite (the catalog was opened first)."""
     (tmp_path / "broken.mp4").write_text("not a video")
     out = tmp_path / "out"
-    code, data = _run(
-        capsys, "process", str(tmp_path / "broken.mp4"), "--output", str(out), "--json"
-    )
+    code, data = _run(capsys, "process", str(tmp_path / "broken.mp4"), "--output", str(out), "--json")
     assert code == 2 and isinstance(data, dict) and data["reason"] == "not_a_video"
     assert not out.exists()  # no output root, no staging directory, no catalog.sqlite
     catalog = tmp_path / "elsewhere" / "catalog.sqlite"
@@ -112,9 +100,7 @@ def test_process_rejects_before_anything_is_written(
     assert not out.exists() and not catalog.parent.exists()
 
 
-def test_default_title_ids_are_made_safe_from_file_names(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_default_title_ids_are_made_safe_from_file_names(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     clip = make_clip(tmp_path / "Big Buck Bunny (2008).mp4", seconds=1, size="160x90")
     queue = str(tmp_path / "jobs.sqlite")
     code, _ = _run(capsys, "enqueue", str(clip), "--queue", queue, "--json")

@@ -28,9 +28,7 @@ def job(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("ladder")
     # One black second first: the poster must not come from it.
     source = make_clip(root / "clip.mp4", seconds=5, size="640x360", black_lead_s=1.0)
-    config = ProcessConfig(
-        encode=EncodeOptions(segment_s=SEGMENT_S, preset="veryfast"), quality_subsample=2
-    )
+    config = ProcessConfig(encode=EncodeOptions(segment_s=SEGMENT_S, preset="veryfast"), quality_subsample=2)
     progress: list[tuple[str, float]] = []
     catalog = SqliteCatalog(str(root / "catalog.sqlite"))
     publisher = LocalPublisher(str(root / "out"))
@@ -85,9 +83,7 @@ def test_segments_start_on_keyframes_at_the_same_instants(job: dict[str, Any]) -
         for segment in playlist.segments:
             with av.open(str(playlist_path.parent / segment.uri)) as container:
                 packet = next(p for p in container.demux(video=0) if p.size)
-                assert (
-                    packet.is_keyframe
-                ), f"{rendition['name']}/{segment.uri} does not open on a keyframe"
+                assert packet.is_keyframe, f"{rendition['name']}/{segment.uri} does not open on a keyframe"
         times = [s.duration_s for s in playlist.segments]
         starts[rendition["name"]] = times
     assert len({tuple(t) for t in starts.values()}) == 1  # identical segmentation on every rung
@@ -173,9 +169,7 @@ def test_fmp4_segments_option(tmp_path: Path) -> None:
         encode=EncodeOptions(segment_s=1, segment_format="fmp4", preset="ultrafast"),
         quality_subsample=5,
     )
-    report = process_video(
-        str(source), "short", "Short", config, LocalPublisher(str(tmp_path / "out"))
-    )
+    report = process_video(str(source), "short", "Short", config, LocalPublisher(str(tmp_path / "out")))
     base = Path(report["location"][len("file://") :])
     rendition = report["renditions"][0]
     playlist = parse_media_playlist((base / rendition["playlist"]).read_text())
@@ -186,19 +180,13 @@ def test_fmp4_segments_option(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("codec, probed, tag", [("hevc", "hevc", "hvc1."), ("av1", "av1", "av01.")])
-def test_hevc_and_av1_ladders_in_cmaf_segments(
-    tmp_path: Path, codec: str, probed: str, tag: str
-) -> None:
+def test_hevc_and_av1_ladders_in_cmaf_segments(tmp_path: Path, codec: str, probed: str, tag: str) -> None:
     source = make_clip(tmp_path / "in.mp4", seconds=2, size="640x360")
-    config = ProcessConfig(
-        codec=codec, encode=EncodeOptions(segment_s=1, preset="ultrafast"), quality_subsample=5
-    )
+    config = ProcessConfig(codec=codec, encode=EncodeOptions(segment_s=1, preset="ultrafast"), quality_subsample=5)
     report = process_video(str(source), codec, codec, config, LocalPublisher(str(tmp_path / "out")))
     base = Path(report["location"][len("file://") :])
     variants, _ = parse_master((base / "master.m3u8").read_text())
-    assert (
-        "#EXT-X-VERSION:7" in (base / "master.m3u8").read_text()
-    )  # fMP4 even though TS was asked for
+    assert "#EXT-X-VERSION:7" in (base / "master.m3u8").read_text()  # fMP4 even though TS was asked for
     for variant, rendition in zip(variants, report["renditions"]):
         assert variant["CODECS"].startswith(tag)
         header = stream_header(base / rendition["name"])
@@ -210,8 +198,7 @@ def test_hevc_and_av1_ladders_in_cmaf_segments(
         rendition_dir = base / rendition["name"]
         joined = tmp_path / f"{rendition['name']}.mp4"
         joined.write_bytes(
-            (rendition_dir / playlist.map_uri).read_bytes()
-            + (rendition_dir / playlist.segments[0].uri).read_bytes()
+            (rendition_dir / playlist.map_uri).read_bytes() + (rendition_dir / playlist.segments[0].uri).read_bytes()
         )
         info = probe(str(joined), scan_packets=False)
         assert info.video is not None and info.video.codec == probed

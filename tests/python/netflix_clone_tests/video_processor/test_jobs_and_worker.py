@@ -79,9 +79,7 @@ def test_worker_records_success_and_permanent_failures(queue: Any, tmp_path: Pat
     bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 64)  # an MP4 header and nothing else
     good_id = queue.enqueue("good", "Good", str(good), FAST)
     bad_id = queue.enqueue("bad", "Bad", str(bad), FAST)
-    missing_id = queue.enqueue(
-        "missing", "Missing", str(tmp_path / "gone.mp4"), FAST, max_attempts=1
-    )
+    missing_id = queue.enqueue("missing", "Missing", str(tmp_path / "gone.mp4"), FAST, max_attempts=1)
     counts = run_worker(
         queue,
         config_from_settings,
@@ -91,9 +89,7 @@ def test_worker_records_success_and_permanent_failures(queue: Any, tmp_path: Pat
         exit_when_idle=True,
     )
     assert counts == {"succeeded": 1, "failed": 2}
-    assert queue.get(good_id).state == "succeeded" and queue.get(good_id).result[
-        "location"
-    ].startswith("file://")
+    assert queue.get(good_id).state == "succeeded" and queue.get(good_id).result["location"].startswith("file://")
     bad_job = queue.get(bad_id)
     assert bad_job.state == "failed" and bad_job.attempts == 1  # permanent: not retried
     assert bad_job.reason.startswith("truncated:")
@@ -120,16 +116,12 @@ def _worker_process(queue_spec: str, output: str) -> None:
     )
 
 
-def test_a_worker_killed_mid_encode_is_retried_to_a_complete_ladder(
-    pg_dsn: str, tmp_path: Path
-) -> None:
+def test_a_worker_killed_mid_encode_is_retried_to_a_complete_ladder(pg_dsn: str, tmp_path: Path) -> None:
     source = make_clip(tmp_path / "long.mp4", seconds=12, size="640x360")
     queue = PostgresJobQueue(pg_dsn)
     with queue.connection() as conn, conn.cursor() as cur:
         cur.execute("TRUNCATE video_jobs")
-    job_id = queue.enqueue(
-        "long", "Long", str(source), {"segment_s": 2, "preset": "medium", "quality_subsample": 5}
-    )
+    job_id = queue.enqueue("long", "Long", str(source), {"segment_s": 2, "preset": "medium", "quality_subsample": 5})
     output = tmp_path / "out"
 
     process = mp.get_context("spawn").Process(target=_worker_process, args=(pg_dsn, str(output)))

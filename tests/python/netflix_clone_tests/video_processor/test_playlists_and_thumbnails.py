@@ -65,12 +65,8 @@ def test_bandwidth_is_measured_from_segment_sizes() -> None:
 def test_master_playlist_round_trips_with_the_required_attributes() -> None:
     audio = AudioRendition("audio/index.m3u8", language="en", peak_bps=130_000, average_bps=128_000)
     variants = [
-        Variant(
-            "720p/index.m3u8", 3_300_000, 3_000_000, 1280, 720, 25.0, "avc1.64001f,mp4a.40.2", "aud"
-        ),
-        Variant(
-            "360p/index.m3u8", 400_000, 365_000, 640, 360, 25.0, "avc1.64001e,mp4a.40.2", "aud"
-        ),
+        Variant("720p/index.m3u8", 3_300_000, 3_000_000, 1280, 720, 25.0, "avc1.64001f,mp4a.40.2", "aud"),
+        Variant("360p/index.m3u8", 400_000, 365_000, 640, 360, 25.0, "avc1.64001e,mp4a.40.2", "aud"),
     ]
     text = render_master(variants, audio, fmp4=True)
     parsed, media = parse_master(text)
@@ -116,9 +112,7 @@ def test_sprite_layout_and_vtt_cues() -> None:
 
 def test_job_keys_and_failure_states() -> None:
     settings = {"codec": "h264", "encode": {"segment_s": 6}}
-    assert job_key("ab" * 32, settings) == job_key(
-        "ab" * 32, {"encode": {"segment_s": 6}, "codec": "h264"}
-    )
+    assert job_key("ab" * 32, settings) == job_key("ab" * 32, {"encode": {"segment_s": 6}, "codec": "h264"})
     assert job_key("ab" * 32, settings) != job_key("ab" * 32, {**settings, "codec": "hevc"})
     assert job_key("ab" * 32, settings) != job_key("cd" * 32, settings)
     assert next_state_after_failure(1, 3, permanent=True, reason="bad").state == "failed"

@@ -55,20 +55,14 @@ class FlakyS3:
         return getattr(self._client, name)
 
 
-def test_interrupted_upload_is_invisible_and_a_rerun_completes_it(
-    s3: Any, source: Path, tmp_path: Path
-) -> None:
+def test_interrupted_upload_is_invisible_and_a_rerun_completes_it(s3: Any, source: Path, tmp_path: Path) -> None:
     flaky = FlakyS3(s3, allowed=4)
-    publisher = S3Publisher(
-        BUCKET, "vod", client=flaky, work_dir=str(tmp_path / "staging"), max_workers=1
-    )
+    publisher = S3Publisher(BUCKET, "vod", client=flaky, work_dir=str(tmp_path / "staging"), max_workers=1)
     with pytest.raises(ConnectionError):
         process_video(str(source), "flaky", "Flaky", CONFIG, publisher)
     partial = _keys(s3, "vod/titles/flaky/")
     assert 0 < len(partial) <= 4  # some objects landed...
-    assert not any(
-        k.endswith(("/master.m3u8", f"/{MANIFEST}")) for k in partial
-    )  # ...but no entry point
+    assert not any(k.endswith(("/master.m3u8", f"/{MANIFEST}")) for k in partial)  # ...but no entry point
     assert not list((tmp_path / "staging").iterdir())  # staging cleaned up after the failure
 
     publisher = S3Publisher(BUCKET, "vod", client=s3, work_dir=str(tmp_path / "staging"))

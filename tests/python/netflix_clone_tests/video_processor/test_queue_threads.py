@@ -21,9 +21,7 @@ from netflix_clone.video_processor.worker import run_worker
 JOBS = 24
 
 
-def test_readyz_hammered_during_claims_and_heartbeats(
-    pg_dsn: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_readyz_hammered_during_claims_and_heartbeats(pg_dsn: str, monkeypatch: pytest.MonkeyPatch) -> None:
     queue = PostgresJobQueue(pg_dsn)
     with queue.connection() as conn, conn.cursor() as cur:
         cur.execute("TRUNCATE video_jobs")

@@ -43,9 +43,7 @@ def _renditions(report: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("ladder", ["default", "per_title"])
-def test_every_rung_delivers_its_name_within_ten_percent(
-    ladder: str, request: pytest.FixtureRequest
-) -> None:
+def test_every_rung_delivers_its_name_within_ten_percent(ladder: str, request: pytest.FixtureRequest) -> None:
     report = request.getfixturevalue(ladder)
     for r in _renditions(report):
         assert r["name"] == f"{r['height']}p-{r['nominal_kbps']}k"
@@ -59,9 +57,7 @@ def test_declared_levels_match_every_sps(ladder: str, request: pytest.FixtureReq
     base = Path(report["location"][len("file://") :])
     for r in _renditions(report):
         sps = stream_header(base / r["name"])
-        assert r["codecs"].split(",")[0] == (
-            f"avc1.{sps['profile']:02x}{sps['constraints']:02x}{sps['level']:02x}"
-        )
+        assert r["codecs"].split(",")[0] == (f"avc1.{sps['profile']:02x}{sps['constraints']:02x}{sps['level']:02x}")
         assert sps["level"] == r["level_planned"]
 
 
@@ -87,9 +83,7 @@ def test_per_title_predictions_hold_on_the_full_clip(per_title: dict[str, Any]) 
         assert r["predicted_vmaf"] == pytest.approx(r["quality"]["vmaf"], abs=2.0), r["name"]
 
 
-def test_per_title_steps_and_planning_cost(
-    per_title: dict[str, Any], default: dict[str, Any]
-) -> None:
+def test_per_title_steps_and_planning_cost(per_title: dict[str, Any], default: dict[str, Any]) -> None:
     rates = [r["nominal_kbps"] for r in _renditions(per_title)]
     assert rates == sorted(rates) and all(b / a <= 2.0 * 1.01 for a, b in zip(rates, rates[1:]))
     plan = per_title["ladder"]["trial_plan"]

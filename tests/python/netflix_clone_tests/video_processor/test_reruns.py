@@ -36,9 +36,7 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
     "codec, mode",
     [("h264", "default"), ("h264", "per-title"), ("hevc", "default"), ("av1", "default")],
 )
-def test_a_forced_rerun_writes_the_same_bytes(
-    tmp_path: Path, source: Path, codec: str, mode: str
-) -> None:
+def test_a_forced_rerun_writes_the_same_bytes(tmp_path: Path, source: Path, codec: str, mode: str) -> None:
     config = ProcessConfig(
         codec=codec,
         mode=mode,

@@ -13,18 +13,9 @@ from typing import Any
 import boto3
 import pytest
 
-from netflix_clone.contracts.catalog import (
-    TITLE_ID_MAX_LENGTH,
-    InvalidTitleId,
-    check_title_id,
-    is_valid_title_id,
-)
+from netflix_clone.contracts.catalog import TITLE_ID_MAX_LENGTH, InvalidTitleId, check_title_id, is_valid_title_id
 from netflix_clone.video_processor.adapters.job_queue import PostgresJobQueue, SqliteJobQueue
-from netflix_clone.video_processor.adapters.publish import (
-    LocalPublisher,
-    PublishError,
-    S3Publisher,
-)
+from netflix_clone.video_processor.adapters.publish import LocalPublisher, PublishError, S3Publisher
 from netflix_clone.video_processor.cli import config_from_settings, main
 from netflix_clone.video_processor.pipeline import ProcessConfig, process_video
 from netflix_clone.video_processor.worker import run_worker
@@ -82,9 +73,7 @@ def test_cli_process_refuses_the_id_and_writes_nothing(
 
 
 @pytest.mark.parametrize("title_id", HOSTILE)
-def test_pipeline_refuses_the_id_before_reading_or_writing(
-    tmp_path: Path, clip: Path, title_id: str
-) -> None:
+def test_pipeline_refuses_the_id_before_reading_or_writing(tmp_path: Path, clip: Path, title_id: str) -> None:
     out = tmp_path / "out"
     with pytest.raises(InvalidTitleId):
         process_video(str(clip), title_id, "T", ProcessConfig(), LocalPublisher(str(out)))
@@ -100,13 +89,9 @@ def test_enqueue_refuses_the_id(tmp_path: Path, pg_dsn: str, title_id: str) -> N
         assert not [j for j in queue.jobs() if j.title_id == title_id]
 
 
-def test_cli_enqueue_refuses_the_id(
-    tmp_path: Path, clip: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_cli_enqueue_refuses_the_id(tmp_path: Path, clip: Path, capsys: pytest.CaptureFixture[str]) -> None:
     queue = tmp_path / "jobs.sqlite"
-    code = main(
-        ["enqueue", str(clip), "--title-id", "../../escaped", "--queue", str(queue), "--json"]
-    )
+    code = main(["enqueue", str(clip), "--title-id", "../../escaped", "--queue", str(queue), "--json"])
     data = json.loads(capsys.readouterr().out)
     assert code == 2 and data["reason"] == "invalid_title_id" and not queue.exists()
 
@@ -149,9 +134,7 @@ def test_a_row_with_a_bad_id_fails_at_claim_and_writes_nothing(
     for title_id in hostile:
         _insert_raw(queue, title_id, str(clip))
     good = queue.enqueue("good", "Good", str(clip), FAST)
-    counts = run_worker(
-        queue, config_from_settings, LocalPublisher(str(out)), None, lease_s=10, exit_when_idle=True
-    )
+    counts = run_worker(queue, config_from_settings, LocalPublisher(str(out)), None, lease_s=10, exit_when_idle=True)
     assert counts == {"succeeded": 1}  # the bad rows never reached a worker
     jobs = {j.id: j for j in queue.jobs()}
     assert jobs[good].state == "succeeded"

@@ -49,9 +49,7 @@ def statements(
             f"INSERT INTO {keyspace}.viewing_history_by_user ({', '.join(COLUMNS)}) "
             f"VALUES ({', '.join('?' for _ in COLUMNS)})"
         ),
-        "recent": (
-            f"SELECT {', '.join(COLUMNS)} FROM {keyspace}.viewing_history_by_user WHERE user_id = ? LIMIT ?"
-        ),
+        "recent": (f"SELECT {', '.join(COLUMNS)} FROM {keyspace}.viewing_history_by_user WHERE user_id = ? LIMIT ?"),
     }
 
 
@@ -60,15 +58,11 @@ def bind_values(record: ViewingRecord) -> tuple[Any, ...]:
     from datetime import datetime, timezone
 
     started = datetime.fromtimestamp(record.started_at, tz=timezone.utc)
-    return tuple(
-        started if column == "started_at" else getattr(record, column) for column in COLUMNS
-    )
+    return tuple(started if column == "started_at" else getattr(record, column) for column in COLUMNS)
 
 
 class CassandraHistorySink:
-    def __init__(
-        self, session: Any, keyspace: str = "netflix_clone", *, concurrency: int = 64
-    ) -> None:
+    def __init__(self, session: Any, keyspace: str = "netflix_clone", *, concurrency: int = 64) -> None:
         cql = statements(keyspace)
         session.execute(cql["keyspace"])
         session.execute(cql["table"])

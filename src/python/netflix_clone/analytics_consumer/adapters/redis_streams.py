@@ -115,16 +115,12 @@ class RedisStreamSource:
                 for entry in messages
                 if entry[1]
             ]
-        reply = self.client.xreadgroup(
-            self.group, self.consumer, {self.stream: cursor}, count=self.batch, block=block
-        )
+        reply = self.client.xreadgroup(self.group, self.consumer, {self.stream: cursor}, count=self.batch, block=block)
         if not reply:
             return []
         _, messages = reply[0]
         # Own-pending reads return entries deleted meanwhile as (id, None).
-        return [
-            (msg_id, fields.get(FIELD, b"")) for msg_id, fields in messages if fields is not None
-        ]
+        return [(msg_id, fields.get(FIELD, b"")) for msg_id, fields in messages if fields is not None]
 
     def _autoclaim(self) -> list[tuple[bytes, bytes]]:
         reply = self.client.xautoclaim(
@@ -136,9 +132,7 @@ class RedisStreamSource:
             count=self.batch,
         )
         self._claim_cursor = reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0])
-        return [
-            (msg_id, fields.get(FIELD, b"")) for msg_id, fields in reply[1] if fields is not None
-        ]
+        return [(msg_id, fields.get(FIELD, b"")) for msg_id, fields in reply[1] if fields is not None]
 
     def ack(self, ids: Sequence[bytes]) -> int:
         acked = 0

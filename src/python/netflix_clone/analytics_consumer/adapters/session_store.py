@@ -222,9 +222,7 @@ def contribution(m: SessionMetrics) -> str:
         return ""
     score = "" if m.qoe_score is None else repr(float(m.qoe_score))
     failed = int(m.start_failure or m.playback_failure)
-    return _PART.join(
-        [m.cdn, str(m.ended_at_ms // 60_000), str(m.play_ms), str(m.stall_ms), str(failed), score]
-    )
+    return _PART.join([m.cdn, str(m.ended_at_ms // 60_000), str(m.play_ms), str(m.stall_ms), str(failed), score])
 
 
 class RedisSessionStore:
@@ -242,9 +240,7 @@ class RedisSessionStore:
         bucket_ttl_ms: int = 7_200_000,
     ) -> None:
         if "{" in prefix or "}" in prefix:
-            raise ValueError(
-                f"the key prefix {prefix!r} must not contain braces (they are hash tags)"
-            )
+            raise ValueError(f"the key prefix {prefix!r} must not contain braces (they are hash tags)")
         if shards < 1:
             raise ValueError("shards must be at least 1")
         self.client = client
@@ -295,9 +291,7 @@ class RedisSessionStore:
         return outcome
 
     # Closing -------------------------------------------------------------------------------------
-    def due(
-        self, watermark: int, limit: int = 500, reason: Optional[str] = None
-    ) -> list[StoredSession]:
+    def due(self, watermark: int, limit: int = 500, reason: Optional[str] = None) -> list[StoredSession]:
         """Compute the sessions due at ``watermark`` whose close lease this consumer won.
 
         With ``reason`` (backpressure, end_of_input) the ``limit`` sessions nearest their due time close
@@ -353,9 +347,7 @@ class RedisSessionStore:
 
     def forget(self, sessions: Sequence[StoredSession]) -> list[bool]:
         """After the sinks committed: close each session unless it grew since it was read."""
-        return self._forget_raw(
-            [(self.shard(s.sid), s.sid, s.length, contribution(s.metrics)) for s in sessions]
-        )
+        return self._forget_raw([(self.shard(s.sid), s.sid, s.length, contribution(s.metrics)) for s in sessions])
 
     def _forget_raw(self, rows: Sequence[tuple[int, str, int, str]]) -> list[bool]:
         by_shard: dict[int, list[tuple[int, str, int, str]]] = {}
@@ -439,9 +431,7 @@ class RedisSessionStore:
             "sessions": sessions,
             "play_ms": play,
             "stall_ms": stall,
-            "avg_qoe_score": totals["score_sum"] / totals["scored"]
-            if totals.get("scored")
-            else float("nan"),
+            "avg_qoe_score": totals["score_sum"] / totals["scored"] if totals.get("scored") else float("nan"),
             "rebuffering_ratio": stall / (stall + play) if stall + play > 0 else 0.0,
             "failure_rate": totals.get("failures", 0.0) / sessions if sessions else 0.0,
         }

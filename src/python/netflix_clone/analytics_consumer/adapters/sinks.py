@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import fields
 from collections.abc import Sequence
+from dataclasses import fields
 from pathlib import Path
 from typing import Any, Optional, Protocol
 
@@ -70,9 +70,7 @@ def _add_missing_columns(existing: set[str], add: Any) -> None:
 
 
 def _session_ddl(types: dict[str, str], key_type: str) -> str:
-    columns = ",\n".join(
-        f"    {name} {types.get(name, 'TEXT')}" for name in SESSION_COLUMNS if name != "session_id"
-    )
+    columns = ",\n".join(f"    {name} {types.get(name, 'TEXT')}" for name in SESSION_COLUMNS if name != "session_id")
     return f"CREATE TABLE IF NOT EXISTS sessions (\n    session_id {key_type} PRIMARY KEY,\n{columns}\n)"
 
 
@@ -220,9 +218,7 @@ class PostgresSink:
             self.conn.rollback()  # an aborted transaction would refuse every later write
             raise
 
-    def _write(
-        self, cols: str, updates: str, rows: list[Any], records: list[ViewingRecord]
-    ) -> None:
+    def _write(self, cols: str, updates: str, rows: list[Any], records: list[ViewingRecord]) -> None:
         from psycopg2.extras import execute_values
 
         with self.conn.cursor() as cur:

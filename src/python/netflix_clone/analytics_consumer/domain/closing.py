@@ -89,9 +89,7 @@ class ReceiveClock:
     [(100, False), (100, False), (100, False), (100, True), (200, False)]
     """
 
-    def __init__(
-        self, max_future_skew_ms: int = 300_000, window: int = 64, quorum: int = 3
-    ) -> None:
+    def __init__(self, max_future_skew_ms: int = 300_000, window: int = 64, quorum: int = 3) -> None:
         if window < 1 or quorum < 1:
             raise ValueError("window and quorum must be at least 1")
         self.max_future_skew_ms = max_future_skew_ms

@@ -67,11 +67,7 @@ def _level(value: float, low: float, high: float, *, inclusive: bool = True) -> 
 def mos(inputs: QoeInputs) -> float:
     l_ti = _level((inputs.startup_ms or 0.0) / 1000.0, 1.0, 5.0)
     played_s = inputs.play_ms / 1000.0
-    frequency = (
-        inputs.stall_count / played_s
-        if played_s > 0
-        else (float("inf") if inputs.stall_count else 0.0)
-    )
+    frequency = inputs.stall_count / played_s if played_s > 0 else (float("inf") if inputs.stall_count else 0.0)
     l_fr = _level(frequency, 0.02, 0.15)
     mean_stall_s = inputs.stall_ms / inputs.stall_count / 1000.0 if inputs.stall_count else 0.0
     l_tr = _level(mean_stall_s, 5.0, 10.0, inclusive=False)

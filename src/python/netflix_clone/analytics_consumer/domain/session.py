@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any, Optional
 
+from netflix_clone.analytics_consumer.domain.qoe import QoeInputs, qoe_score, rebuffering_ratio
 from netflix_clone.contracts.player_events import (
     End,
     Error,
@@ -24,7 +25,6 @@ from netflix_clone.contracts.player_events import (
     StallEnd,
     StallStart,
 )
-from netflix_clone.analytics_consumer.domain.qoe import QoeInputs, qoe_score, rebuffering_ratio
 
 __all__ = ["SessionMetrics", "compute_session"]
 
@@ -144,11 +144,7 @@ def compute_session(events: Iterable[PlayerEvent], close_reason: str) -> Session
             state = "ended"
 
     started = request.ts if request is not None else ordered[0].ts
-    startup = (
-        first_frame_ts - request.ts
-        if (first_frame_ts is not None and request is not None)
-        else None
-    )
+    startup = first_frame_ts - request.ts if (first_frame_ts is not None and request is not None) else None
     orphan = request is None
     # EBVS needs a request that never started: events without a request are orphans, not exits.
     exited_before_start = not orphan and first_frame_ts is None and not fatal_before_start
@@ -183,9 +179,7 @@ def compute_session(events: Iterable[PlayerEvent], close_reason: str) -> Session
         seek_stall_ms=int(seek_stall_ms),
         stall_count=stall_count,
         rebuffering_ratio=round(rebuffering_ratio(stall_ms, play_ms), 6),
-        avg_bitrate_kbps=round(bitrate_time / play_ms, 3)
-        if play_ms > 0 and bitrate_time > 0
-        else None,
+        avg_bitrate_kbps=round(bitrate_time / play_ms, 3) if play_ms > 0 and bitrate_time > 0 else None,
         bitrate_switches=switches,
         watched_s=round(play_ms / 1000.0, 3),
         completion=round(completion, 6) if completion is not None else None,

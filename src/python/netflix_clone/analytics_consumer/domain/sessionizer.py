@@ -108,9 +108,7 @@ class Sessionizer:
         passes its ReceiveClock's reference, which one player's clock cannot move."""
         now = self.watermark if watermark is None else watermark
         self._expire(now)
-        due = [
-            sid for sid, s in self.sessions.items() if self.rule.is_due(s.last_rx, s.end_rx, now)
-        ]
+        due = [sid for sid, s in self.sessions.items() if self.rule.is_due(s.last_rx, s.end_rx, now)]
         return [self._close(sid, now, None) for sid in due]
 
     def close_all(self, reason: str = "end_of_input") -> list[SessionMetrics]:

@@ -89,9 +89,7 @@ def simulate_session(
         duration_s=duration_s,
     )
     if rng.random() < 0.01:  # start failure: e.g. DRM licence or manifest error
-        emit(
-            Error, t + rng.uniform(200, 3000), code="MANIFEST_404", fatal=True, category="technical"
-        )
+        emit(Error, t + rng.uniform(200, 3000), code="MANIFEST_404", fatal=True, category="technical")
         return events
 
     throughput = network.mean_kbps * math.exp(rng.gauss(0, 0.3))
@@ -205,9 +203,7 @@ def simulate_population(
     """
     rng = random.Random(seed)
     catalog = titles or [f"t{i:04d}" for i in range(100)]
-    groups = (
-        [catalog[g::taste_clusters] for g in range(taste_clusters)] if taste_clusters > 0 else []
-    )
+    groups = [catalog[g::taste_clusters] for g in range(taste_clusters)] if taste_clusters > 0 else []
 
     def pick_title(user: int) -> str:
         pool = catalog

@@ -177,9 +177,7 @@ class CloudGateway(Protocol):
     def set_weights(self, route: Route, weights: dict[str, int]) -> None:
         ...
 
-    def window_metrics(
-        self, target_group_arn: str, start: float, end: float, period_s: int
-    ) -> WindowMetrics:
+    def window_metrics(self, target_group_arn: str, start: float, end: float, period_s: int) -> WindowMetrics:
         ...
 
     def create_invalidation(self, distribution_id: str, paths: list[str], reference: str) -> str:
@@ -262,17 +260,11 @@ class Boto3Gateway:
             name, tag = image, "latest"
         repository = name.split("/", 1)[1] if "." in name.split("/", 1)[0] else name
         try:
-            found = self.ecr.describe_images(
-                repositoryName=repository, imageIds=[{"imageTag": tag}]
-            )["imageDetails"]
+            found = self.ecr.describe_images(repositoryName=repository, imageIds=[{"imageTag": tag}])["imageDetails"]
         except self.ecr.exceptions.ImageNotFoundException:
-            raise GatewayError(
-                f"image {image} not found in ECR repository {repository}", user_error=True
-            ) from None
+            raise GatewayError(f"image {image} not found in ECR repository {repository}", user_error=True) from None
         except self.ecr.exceptions.RepositoryNotFoundException:
-            raise GatewayError(
-                f"ECR repository {repository} does not exist", user_error=True
-            ) from None
+            raise GatewayError(f"ECR repository {repository} does not exist", user_error=True) from None
         except Exception as exc:
             raise describe_error(exc, f"ECR DescribeImages {repository}:{tag}") from None
         if not found:
@@ -322,24 +314,14 @@ class Boto3Gateway:
             tuple(deployments),
             events,
             running=int(svc.get("runningCount", 0)),
-            target_groups=tuple(
-                lb["targetGroupArn"]
-                for lb in svc.get("loadBalancers", [])
-                if "targetGroupArn" in lb
-            ),
-            lb_containers=tuple(
-                lb["containerName"]
-                for lb in svc.get("loadBalancers", [])
-                if lb.get("containerName")
-            ),
+            target_groups=tuple(lb["targetGroupArn"] for lb in svc.get("loadBalancers", []) if "targetGroupArn" in lb),
+            lb_containers=tuple(lb["containerName"] for lb in svc.get("loadBalancers", []) if lb.get("containerName")),
             launch=tuple(launch),
         )
 
     def task_definition(self, arn: str) -> dict[str, Any]:
         try:
-            td: dict[str, Any] = self.ecs.describe_task_definition(taskDefinition=arn)[
-                "taskDefinition"
-            ]
+            td: dict[str, Any] = self.ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
         except Exception as exc:
             raise describe_error(exc, f"ECS DescribeTaskDefinition {arn}") from None
         return td
@@ -359,9 +341,7 @@ class Boto3Gateway:
             )
         target = container or containers[0]["name"]
         if not any(c["name"] == target for c in containers):
-            raise GatewayError(
-                f"task definition {base_arn} has no container named {target!r}", user_error=True
-            )
+            raise GatewayError(f"task definition {base_arn} has no container named {target!r}", user_error=True)
         for c in containers:
             if c["name"] == target:
                 c["image"] = image
@@ -371,9 +351,9 @@ class Boto3Gateway:
         )  # fmt: skip
         request = {k: base[k] for k in allowed if base.get(k) not in (None, [], {})}
         try:
-            arn: str = self.ecs.register_task_definition(
-                containerDefinitions=containers, **request
-            )["taskDefinition"]["taskDefinitionArn"]
+            arn: str = self.ecs.register_task_definition(containerDefinitions=containers, **request)["taskDefinition"][
+                "taskDefinitionArn"
+            ]
         except Exception as exc:
             raise describe_error(exc, "ECS RegisterTaskDefinition") from None
         return arn
@@ -410,9 +390,7 @@ class Boto3Gateway:
         except Exception as exc:
             raise describe_error(exc, "ECS RunTask") from None
         if response.get("failures"):
-            reasons = "; ".join(
-                f"{f.get('arn', '')} {f.get('reason', '')}".strip() for f in response["failures"]
-            )
+            reasons = "; ".join(f"{f.get('arn', '')} {f.get('reason', '')}".strip() for f in response["failures"])
             raise GatewayError(f"ECS RunTask refused: {reasons}")
         if not response.get("tasks"):
             raise GatewayError("ECS RunTask started no task")
@@ -444,9 +422,7 @@ class Boto3Gateway:
         """The current split; with several rules they must agree (else a previous run broke off)."""
         try:
             if not route.rule_arns:
-                listener = self.elbv2.describe_listeners(ListenerArns=[route.listener_arn])[
-                    "Listeners"
-                ][0]
+                listener = self.elbv2.describe_listeners(ListenerArns=[route.listener_arn])["Listeners"][0]
                 return _forward_weights(listener.get("DefaultActions", []), route.describe())
             rules = self.elbv2.describe_rules(RuleArns=list(route.rule_arns))["Rules"]
         except GatewayError:
@@ -488,13 +464,9 @@ class Boto3Gateway:
             done.append(rule)
 
     # Metrics ------------------------------------------------------------------------------------
-    def window_metrics(
-        self, target_group_arn: str, start: float, end: float, period_s: int
-    ) -> WindowMetrics:
+    def window_metrics(self, target_group_arn: str, start: float, end: float, period_s: int) -> WindowMetrics:
         try:
-            groups = self.elbv2.describe_target_groups(TargetGroupArns=[target_group_arn])[
-                "TargetGroups"
-            ]
+            groups = self.elbv2.describe_target_groups(TargetGroupArns=[target_group_arn])["TargetGroups"]
         except Exception as exc:
             raise describe_error(exc, "ELB DescribeTargetGroups") from None
         lbs = groups[0].get("LoadBalancerArns", []) if groups else []
@@ -553,9 +525,9 @@ class Boto3Gateway:
 
     def invalidation_status(self, distribution_id: str, invalidation_id: str) -> str:
         try:
-            status: str = self.cloudfront.get_invalidation(
-                DistributionId=distribution_id, Id=invalidation_id
-            )["Invalidation"]["Status"]
+            status: str = self.cloudfront.get_invalidation(DistributionId=distribution_id, Id=invalidation_id)[
+                "Invalidation"
+            ]["Status"]
         except Exception as exc:
             raise describe_error(exc, "CloudFront GetInvalidation") from None
         return status

@@ -62,7 +62,5 @@ def run_checks(
                     break
                 if attempt + 1 < attempts:
                     sleep(1.0 * (attempt + 1))
-            results.append(
-                CheckResult(spec, status == expected, status, detail, time.perf_counter() - started)
-            )
+            results.append(CheckResult(spec, status == expected, status, detail, time.perf_counter() - started))
     return results

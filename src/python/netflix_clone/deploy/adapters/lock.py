@@ -63,9 +63,7 @@ class Holder:
 
 
 class DeployLock:
-    def __init__(
-        self, table: str, client: Any = None, clock: Callable[[], float] = time.time
-    ) -> None:
+    def __init__(self, table: str, client: Any = None, clock: Callable[[], float] = time.time) -> None:
         import boto3  # deferred: `deploy --help` and usage errors need no AWS SDK
 
         self.table = table

@@ -27,11 +27,7 @@ def check_url(url: str, what: str) -> None:
         parsed = httpx.URL(url)
     except Exception:  # pylint: disable=broad-except  # any parse failure is the same answer
         raise ValueError(f"{what} is not a valid URL") from None
-    if (
-        parsed.scheme not in ("http", "https")
-        or not parsed.host
-        or any(c in url for c in "\r\n\t ")
-    ):
+    if parsed.scheme not in ("http", "https") or not parsed.host or any(c in url for c in "\r\n\t "):
         raise ValueError(f"{what} must be an absolute http(s) URL without whitespace")
 
 
@@ -59,10 +55,7 @@ class SlackNotifier:
             "attachments": [
                 {
                     "color": color,
-                    "fields": [
-                        {"title": k, "value": v, "short": len(v) < 40}
-                        for k, v in (fields or {}).items()
-                    ],
+                    "fields": [{"title": k, "value": v, "short": len(v) < 40} for k, v in (fields or {}).items()],
                 }
             ],
         }
@@ -74,9 +67,7 @@ class SlackNotifier:
                 last = f"{type(exc).__name__}: {exc}"
                 self.sleep(min(self.max_wait_s, 2.0 ** (attempt - 1)))
                 continue
-            except (
-                Exception
-            ) as exc:  # pylint: disable=broad-except  # InvalidURL &c.: retrying won't help
+            except Exception as exc:  # pylint: disable=broad-except  # InvalidURL &c.: retrying won't help
                 raise NotifyError(f"Slack webhook unusable: {type(exc).__name__}") from None
             if response.status_code < 300:
                 return attempt
@@ -150,7 +141,5 @@ class GrafanaClient:
             body["time"] = at_ms
         response = self._call("POST", "/api/annotations", json=body)
         if response.status_code != 200:
-            raise NotifyError(
-                f"Grafana annotation failed: HTTP {response.status_code} {response.text[:200]}"
-            )
+            raise NotifyError(f"Grafana annotation failed: HTTP {response.status_code} {response.text[:200]}")
         return int(response.json().get("id", 0))

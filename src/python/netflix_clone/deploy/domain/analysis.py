@@ -84,9 +84,7 @@ class Verdict:
             "reasons": list(self.reasons),
             "green": self.green.as_dict(),
             "blue": self.blue.as_dict(),
-            "details": {
-                k: (round(v, 6) if math.isfinite(v) else None) for k, v in self.details.items()
-            },
+            "details": {k: (round(v, 6) if math.isfinite(v) else None) for k, v in self.details.items()},
         }
 
 
@@ -113,9 +111,7 @@ def _error_p_value(green: WindowMetrics, blue: WindowMetrics) -> float:
     from scipy.stats import binomtest  # pylint: disable=import-outside-toplevel  # 0.5 s to import
 
     baseline = (blue.errors_5xx + 0.5) / (blue.requests + 1)
-    return float(
-        binomtest(green.errors_5xx, green.requests, baseline, alternative="greater").pvalue
-    )
+    return float(binomtest(green.errors_5xx, green.requests, baseline, alternative="greater").pvalue)
 
 
 def compare(green: WindowMetrics, blue: WindowMetrics, config: AnalysisConfig) -> Verdict:
@@ -124,13 +120,9 @@ def compare(green: WindowMetrics, blue: WindowMetrics, config: AnalysisConfig) -
     if green.requests < config.min_requests:
         reasons.append(f"no data: green served {green.requests} requests (< {config.min_requests})")
     if blue.requests < config.min_requests:
-        reasons.append(
-            f"no data: no baseline, blue served {blue.requests} requests (< {config.min_requests})"
-        )
+        reasons.append(f"no data: no baseline, blue served {blue.requests} requests (< {config.min_requests})")
     if len(green.p99_ms) < config.min_latency_samples:
-        reasons.append(
-            f"no data: {len(green.p99_ms)} green latency periods (< {config.min_latency_samples})"
-        )
+        reasons.append(f"no data: {len(green.p99_ms)} green latency periods (< {config.min_latency_samples})")
     if reasons:
         return Verdict("nodata", tuple(reasons), green, blue, details)
 
@@ -159,9 +151,7 @@ def compare(green: WindowMetrics, blue: WindowMetrics, config: AnalysisConfig) -
     details["green_p99_ms"] = green_p99
     if config.max_p99_ms is not None and green_p99 > config.max_p99_ms:
         results.append("fail")
-        reasons.append(
-            f"p99 {green_p99:.0f} ms on green exceeds the {config.max_p99_ms:.0f} ms limit"
-        )
+        reasons.append(f"p99 {green_p99:.0f} ms on green exceeds the {config.max_p99_ms:.0f} ms limit")
     if len(blue.p99_ms) >= config.min_latency_samples:
         blue_p99 = statistics.median(blue.p99_ms)
         ratio = green_p99 / blue_p99 if blue_p99 > 0 else math.inf

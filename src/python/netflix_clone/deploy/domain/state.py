@@ -212,9 +212,7 @@ class RecoveryPlan:
         if self.scale_up_first:
             out.append(f"scale {self.target.describe()} and wait until healthy")
         else:
-            out.append(
-                f"check {self.target.color} is running {self.target.desired} healthy task(s)"
-            )
+            out.append(f"check {self.target.color} is running {self.target.desired} healthy task(s)")
         out.append(f"move 100% of traffic to {self.target.color}")
         if self.abandon_color:
             out.append(f"scale {self.abandon_color} to 0")

@@ -37,9 +37,7 @@ def parse_steps(text: str) -> list[int]:
     for part in text.split(","):
         part = part.strip()
         if not part.isdigit():
-            raise StrategyError(
-                f"steps must be whole percentages separated by commas, got {part!r} in {text!r}"
-            )
+            raise StrategyError(f"steps must be whole percentages separated by commas, got {part!r} in {text!r}")
         weights.append(int(part))
     if any(not 0 < w <= 100 for w in weights) or weights != sorted(set(weights)):
         raise StrategyError(f"steps must rise strictly within 1..100, got {text!r}")

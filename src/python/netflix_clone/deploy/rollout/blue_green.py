@@ -25,13 +25,7 @@ from typing import Optional
 from netflix_clone.deploy.adapters.aws_gateway import GatewayError
 from netflix_clone.deploy.adapters.http_checks import run_checks
 from netflix_clone.deploy.adapters.lock import DeployLock, Lease
-from netflix_clone.deploy.domain.analysis import (
-    AnalysisConfig,
-    Verdict,
-    WindowMetrics,
-    compare,
-    pooled_baseline,
-)
+from netflix_clone.deploy.domain.analysis import AnalysisConfig, Verdict, WindowMetrics, compare, pooled_baseline
 from netflix_clone.deploy.domain.state import DeployState, Phase, Revision, other_color
 from netflix_clone.deploy.domain.strategies import Step
 from netflix_clone.deploy.errors import DeployFailed, Interrupted, LockLost, Rejected
@@ -51,9 +45,7 @@ class ProductionSettings:
     green_test_url: Optional[str] = None
     green_checks: tuple[str, ...] = ("GET /healthz 200", "GET /readyz 200")
     nodata_policy: str = "extend"  # extend (up to max_extensions windows, then fail) | fail
-    marginal_policy: str = (
-        "extend"  # extend (one more window; marginal again fails) | fail | continue
-    )
+    marginal_policy: str = "extend"  # extend (one more window; marginal again fails) | fail | continue
     max_extensions: int = 2
 
 
@@ -111,13 +103,9 @@ def _new_state(
         started_at=ctx.clock.now(),
     )
     # The image goes into the container the load balancer sends traffic to (never a sidecar).
-    container = target.container or (
-        live_status.lb_containers[0] if len(set(live_status.lb_containers)) == 1 else None
-    )
+    container = target.container or (live_status.lb_containers[0] if len(set(live_status.lb_containers)) == 1 else None)
     state.route = route_of(target)
-    state.new_task_definition = ctx.aws.register_revision(
-        live_status.task_definition, pinned, container
-    )
+    state.new_task_definition = ctx.aws.register_revision(live_status.task_definition, pinned, container)
     return state
 
 
@@ -148,15 +136,11 @@ def production(
                 )
             _phases(ctx, lease, target, state, settings)
             if state.phase != Phase.SUCCEEDED:
-                raise DeployFailed(
-                    state.reason or f"resumed at {state.phase}: finishing the rollback"
-                )
+                raise DeployFailed(state.reason or f"resumed at {state.phase}: finishing the rollback")
         except (Rejected, LockLost):
             raise
         except BaseException as exc:  # pylint: disable=broad-except  # every way out is restored
-            if isinstance(exc, (KeyboardInterrupt, SystemExit)) and not isinstance(
-                exc, Interrupted
-            ):
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)) and not isinstance(exc, Interrupted):
                 raise
             reason = _reason(exc)
             if state is not None and state.phase == Phase.SUCCEEDED:
@@ -192,8 +176,7 @@ def _begin(
     if resume:
         if last is None or last.terminal:
             raise Rejected(
-                f"nothing to resume for production/{target.service} "
-                f"(last: {last.phase if last else 'none'})"
+                f"nothing to resume for production/{target.service} " f"(last: {last.phase if last else 'none'})"
             )
         if last.kind == "rollback":
             raise Rejected(
@@ -203,9 +186,7 @@ def _begin(
         check_wiring(ctx, target, last)
         # (A deploy whose rollback was cut off is finished by production(): never turned back into
         # a deploy.)
-        ctx.note(
-            lease, last, f"resumed by {ctx.owner} at phase {last.phase}, step {last.step_index}"
-        )
+        ctx.note(lease, last, f"resumed by {ctx.owner} at phase {last.phase}, step {last.step_index}")
         return last
     if last is not None and not last.terminal:
         raise Rejected(
@@ -238,30 +219,21 @@ def _phases(
         )
     if state.phase == Phase.GREEN_HEALTHY:
         if settings.green_test_url:
-            results = run_checks(
-                settings.green_test_url, list(settings.green_checks), sleep=ctx.clock.sleep
-            )
-            state.verdicts.append(
-                {"label": "green tests", "checks": [r.as_dict() for r in results]}
-            )
+            results = run_checks(settings.green_test_url, list(settings.green_checks), sleep=ctx.clock.sleep)
+            state.verdicts.append({"label": "green tests", "checks": [r.as_dict() for r in results]})
             bad = [r for r in results if not r.ok]
             if bad:
                 raise DeployFailed(
-                    "tests against green failed: "
-                    + "; ".join(f"{r.check} -> {r.status or r.detail}" for r in bad)
+                    "tests against green failed: " + "; ".join(f"{r.check} -> {r.status or r.detail}" for r in bad)
                 )
         ctx.record(
             lease,
             state,
             Phase.GREEN_TESTED,
-            "tests against green passed"
-            if settings.green_test_url
-            else "no green tests configured",
+            "tests against green passed" if settings.green_test_url else "no green tests configured",
         )
     if state.phase in (Phase.GREEN_TESTED, Phase.SHIFTING):
-        steps = [Step(int(s["green_weight"]), float(s["hold_s"])) for s in state.strategy] or list(
-            settings.steps
-        )
+        steps = [Step(int(s["green_weight"]), float(s["hold_s"])) for s in state.strategy] or list(settings.steps)
         baseline = _pre_shift_baseline(ctx, target, state, settings)
         for index in range(state.step_index, len(steps)):
             step = steps[index]
@@ -285,26 +257,18 @@ def _phases(
                 },
             )
             if step.hold_s > 0:
-                verdict = _analyze(
-                    ctx, lease, target, state, settings, step.hold_s, f"step {index + 1}", baseline
-                )
+                verdict = _analyze(ctx, lease, target, state, settings, step.hold_s, f"step {index + 1}", baseline)
                 if _fails(verdict, settings):
                     raise DeployFailed(
                         f"analysis at {step.green_weight}% green: {verdict.result}: {'; '.join(verdict.reasons)}"
                     )
-        ctx.record(
-            lease, state, Phase.BAKING, f"100% on {green.color}; baking {settings.bake_s:.0f} s"
-        )
+        ctx.record(lease, state, Phase.BAKING, f"100% on {green.color}; baking {settings.bake_s:.0f} s")
     if state.phase == Phase.BAKING:
         if settings.bake_s > 0:
             baseline = _pre_shift_baseline(ctx, target, state, settings)
-            verdict = _analyze(
-                ctx, lease, target, state, settings, settings.bake_s, "bake", baseline
-            )
+            verdict = _analyze(ctx, lease, target, state, settings, settings.bake_s, "bake", baseline)
             if _fails(verdict, settings):
-                raise DeployFailed(
-                    f"analysis during bake: {verdict.result}: {'; '.join(verdict.reasons)}"
-                )
+                raise DeployFailed(f"analysis during bake: {verdict.result}: {'; '.join(verdict.reasons)}")
         ctx.record(
             lease,
             state,
@@ -317,9 +281,7 @@ def _phases(
         # Recording the success is not interrupted: a signal now is noted and the run ends
         # succeeded (restoring blue over a finished, healthy deploy would be the outage risk).
         with ctx.shielded():
-            ctx.record(
-                lease, state, Phase.SUCCEEDED, f"{green.color} is live on {green.task_definition}"
-            )
+            ctx.record(lease, state, Phase.SUCCEEDED, f"{green.color} is live on {green.task_definition}")
             ctx.notify(
                 f":white_check_mark: production deploy of {target.service} succeeded",
                 "good",
@@ -348,9 +310,7 @@ def _pre_shift_baseline(
         recorded = {"label": "baseline", "blue_raw": _raw(blue)}
         state.verdicts.append(recorded)
     windows = [
-        WindowMetrics(
-            v["blue_raw"]["requests"], v["blue_raw"]["errors_5xx"], tuple(v["blue_raw"]["p99_ms"])
-        )
+        WindowMetrics(v["blue_raw"]["requests"], v["blue_raw"]["errors_5xx"], tuple(v["blue_raw"]["p99_ms"]))
         for v in state.verdicts
         if v.get("blue_raw", {}).get("requests")
     ]
@@ -389,9 +349,7 @@ def _analyze(
             # Metrics we cannot read are no evidence: a no-data window, under the no-data policy.
             empty = WindowMetrics(0, 0, ())
             verdict = Verdict("nodata", (f"no data: metrics unavailable: {exc}",), empty, empty)
-            state.verdicts.append(
-                {"label": label, "green_weight": state.green_weight, **verdict.as_dict()}
-            )
+            state.verdicts.append({"label": label, "green_weight": state.green_weight, **verdict.as_dict()})
         else:
             # While blue takes traffic it is judged on this very window (no data from it is no
             # data); once green takes everything, blue's earlier windows are the baseline.
@@ -415,18 +373,10 @@ def _analyze(
             f"  analysis {label} at {state.green_weight}% green: {verdict.result} - {'; '.join(verdict.reasons)}"
         )
         ctx.lock.save(lease, state)
-        if (
-            verdict.result == "nodata"
-            and settings.nodata_policy == "extend"
-            and extensions < settings.max_extensions
-        ):
+        if verdict.result == "nodata" and settings.nodata_policy == "extend" and extensions < settings.max_extensions:
             extensions += 1
             continue
-        if (
-            verdict.result == "marginal"
-            and settings.marginal_policy == "extend"
-            and marginal_seen == 0
-        ):
+        if verdict.result == "marginal" and settings.marginal_policy == "extend" and marginal_seen == 0:
             marginal_seen += 1
             continue
         return verdict

@@ -11,8 +11,6 @@ a CI runner's cancel cannot cut a rollback in half (SIGKILL can; ``deploy rollba
 
 from __future__ import annotations
 
-# pylint: disable=assignment-from-no-return  # pylint reads the CloudGateway Protocol's `...` bodies
-
 import contextlib
 import logging
 import time
@@ -27,14 +25,13 @@ from netflix_clone.deploy.adapters.notify import SlackNotifier
 from netflix_clone.deploy.domain.state import DeployState, Phase, Revision
 from netflix_clone.deploy.errors import DeployFailed, Interrupted
 
+# pylint: disable=assignment-from-no-return  # pylint reads the CloudGateway Protocol's `...` bodies
 __all__ = ["Clock", "Fenced", "RealClock", "RolloutContext", "Waits"]
 
 log = logging.getLogger("netflix_clone.deploy")
 T = TypeVar("T")
 
-_MUTATING = frozenset(
-    {"register_revision", "update_service", "set_weights", "create_invalidation", "run_task"}
-)
+_MUTATING = frozenset({"register_revision", "update_service", "set_weights", "create_invalidation", "run_task"})
 
 
 class Clock(Protocol):
@@ -96,9 +93,7 @@ class RolloutContext:
     deferred_signals: list[str] = field(default_factory=list)
     interrupted: bool = False  # a signal already interrupted this run (later ones are only noted)
     current: Optional[DeployState] = None  # the record this run last wrote (for its report)
-    call_budget_s: float = (
-        60.0  # the longest one AWS call can take, retries included (fence margin)
-    )
+    call_budget_s: float = 60.0  # the longest one AWS call can take, retries included (fence margin)
 
     # The lock ----------------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -125,9 +120,7 @@ class RolloutContext:
                     if not lost:
                         try:
                             self.lock.release(lease)
-                        except (
-                            Exception
-                        ) as exc:  # pylint: disable=broad-except  # it expires anyway
+                        except Exception as exc:  # pylint: disable=broad-except  # it expires anyway
                             log.warning("could not release the deploy lock %s: %s", key, exc)
 
     def fence(self) -> None:
@@ -168,9 +161,7 @@ class RolloutContext:
         try:
             self.notifier.send(text, color, fields)
             self.notifications.append(text)
-        except (
-            Exception
-        ) as exc:  # pylint: disable=broad-except  # a lost notification never changes an outcome
+        except Exception as exc:  # pylint: disable=broad-except  # a lost notification never changes an outcome
             log.error("slack notification failed: %s", exc)
             self.notifications.append(f"FAILED TO SEND: {text} ({exc})")
 
@@ -286,9 +277,7 @@ class RolloutContext:
         if primary is None or primary.task_definition != task_definition:
             return False, "our deployment is not primary yet"
         drained = len(status.deployments) == 1
-        done = (
-            primary.rollout_state == "COMPLETED" and primary.running >= primary.desired and drained
-        )
+        done = primary.rollout_state == "COMPLETED" and primary.running >= primary.desired and drained
         health: list[str] = []
         if target_group and done:
             try:
@@ -298,19 +287,14 @@ class RolloutContext:
                     raise
                 return False, f"target health unavailable: {exc}"
         healthy = sum(1 for h in health if h == "healthy")
-        if done and (
-            target_group is None
-            or (health and healthy == len(health) and healthy >= primary.desired)
-        ):
+        if done and (target_group is None or (health and healthy == len(health) and healthy >= primary.desired)):
             return True, "done"
         return False, (
             f"rolloutState={primary.rollout_state}, running {primary.running}/{primary.desired}, "
             f"{len(status.deployments)} deployment(s), targets {health or 'not checked'}"
         )
 
-    def is_ready(
-        self, cluster: str, service: str, want: Revision, target_group: Optional[str]
-    ) -> tuple[bool, str]:
+    def is_ready(self, cluster: str, service: str, want: Revision, target_group: Optional[str]) -> tuple[bool, str]:
         """Does ``service`` run ``want.desired`` healthy tasks of ``want.task_definition`` now?"""
         status = self.gateway.service_status(cluster, service)
         if not status.exists:
@@ -319,14 +303,10 @@ class RolloutContext:
             return False, f"{service} runs {status.task_definition}, not {want.task_definition}"
         if status.desired < want.desired:
             return False, f"{service} wants {status.desired} task(s), needs {want.desired}"
-        done, detail = self._rollout_done(
-            status, service, want.task_definition, target_group, strict=True
-        )
+        done, detail = self._rollout_done(status, service, want.task_definition, target_group, strict=True)
         return done, detail
 
-    def make_ready(
-        self, cluster: str, service: str, want: Revision, target_group: Optional[str]
-    ) -> None:
+    def make_ready(self, cluster: str, service: str, want: Revision, target_group: Optional[str]) -> None:
         """Scale ``service`` up to ``want`` (if it is not there) and wait until it is healthy."""
         ready, detail = self.is_ready(cluster, service, want, target_group)
         if ready:

@@ -37,9 +37,7 @@ class PostDeploy:
     poll_s: float = 10.0
 
 
-def post_deploy(
-    ctx: RolloutContext, target: ProductionTarget, state: DeployState, post: PostDeploy
-) -> dict[str, Any]:
+def post_deploy(ctx: RolloutContext, target: ProductionTarget, state: DeployState, post: PostDeploy) -> dict[str, Any]:
     steps: list[tuple[str, Callable[[], dict[str, Any]]]] = []
     if post.cloudfront_distribution_id and post.invalidation_paths:
         steps.append(("cloudfront", lambda: _invalidate(ctx, post, state)))
@@ -66,11 +64,7 @@ def _invalidate(ctx: RolloutContext, post: PostDeploy, state: DeployState) -> di
     ids = []
     for i in range(0, len(paths), post.invalidation_batch):
         batch = paths[i : i + post.invalidation_batch]
-        ids.append(
-            ctx.gateway.create_invalidation(
-                post.cloudfront_distribution_id, batch, f"{state.deploy_id}-{i}"
-            )
-        )
+        ids.append(ctx.gateway.create_invalidation(post.cloudfront_distribution_id, batch, f"{state.deploy_id}-{i}"))
     deadline = ctx.clock.now() + post.invalidation_timeout_s
     pending = set(ids)
     while pending:
@@ -78,8 +72,7 @@ def _invalidate(ctx: RolloutContext, post: PostDeploy, state: DeployState) -> di
         pending = {
             i
             for i in pending
-            if ctx.gateway.invalidation_status(post.cloudfront_distribution_id, i).lower()
-            != "completed"
+            if ctx.gateway.invalidation_status(post.cloudfront_distribution_id, i).lower() != "completed"
         }
         if not pending:
             break
@@ -105,16 +98,11 @@ def _warm_cache(ctx: RolloutContext, target: ProductionTarget, post: PostDeploy)
         if status.exists and status.desired > 0 and status.task_definition:
             break
     else:
-        message = (
-            f"{post.warm_cache_service} is not deployed in {target.cluster}; cache warm-up skipped"
-        )
+        message = f"{post.warm_cache_service} is not deployed in {target.cluster}; cache warm-up skipped"
         return {"ok": True, "skipped": True, "detail": message}
     assert status.task_definition  # nosec B101 - checked above
     # The command runs in the app's container: the one the load balancer serves, else the only one.
-    names = [
-        c["name"]
-        for c in ctx.gateway.task_definition(status.task_definition)["containerDefinitions"]
-    ]
+    names = [c["name"] for c in ctx.gateway.task_definition(status.task_definition)["containerDefinitions"]]
     lb = [n for n in status.lb_containers if n in names]
     if not lb and len(names) > 1:
         return {"ok": False, "detail": f"cannot tell which of {', '.join(names)} runs the app"}
@@ -143,14 +131,10 @@ def _warm_cache(ctx: RolloutContext, target: ProductionTarget, post: PostDeploy)
     return result
 
 
-def _grafana(
-    ctx: RolloutContext, target: ProductionTarget, state: DeployState, post: PostDeploy
-) -> dict[str, Any]:
+def _grafana(ctx: RolloutContext, target: ProductionTarget, state: DeployState, post: PostDeploy) -> dict[str, Any]:
     assert post.grafana is not None  # nosec B101
     dashboards = (
-        post.grafana.upsert_directory(post.dashboards_dir, f"deploy {state.deploy_id}")
-        if post.dashboards_dir
-        else []
+        post.grafana.upsert_directory(post.dashboards_dir, f"deploy {state.deploy_id}") if post.dashboards_dir else []
     )
     annotation = post.grafana.annotate(
         f"{target.service} deployed: {state.image}",

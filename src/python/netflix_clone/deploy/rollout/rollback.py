@@ -23,13 +23,7 @@ from typing import Optional
 
 from netflix_clone.deploy.adapters.aws_gateway import GatewayError, Route
 from netflix_clone.deploy.adapters.lock import Lease
-from netflix_clone.deploy.domain.state import (
-    DeployState,
-    Phase,
-    Revision,
-    other_color,
-    recovery_plan,
-)
+from netflix_clone.deploy.domain.state import DeployState, Phase, Revision, other_color, recovery_plan
 from netflix_clone.deploy.errors import DeployFailed, LockLost, Rejected
 from netflix_clone.deploy.rollout.context import RolloutContext
 
@@ -101,9 +95,7 @@ def _best_effort_record(
     except LockLost:
         raise
     except Exception as exc:  # pylint: disable=broad-except  # DynamoDB down: keep restoring
-        ctx.progress(
-            f"  could not save the deploy record ({type(exc).__name__}: {exc}); continuing"
-        )
+        ctx.progress(f"  could not save the deploy record ({type(exc).__name__}: {exc}); continuing")
         return f"{type(exc).__name__}: {exc}"
     return None
 
@@ -117,17 +109,13 @@ def route_of(target: ProductionTarget) -> dict[str, object]:
     }
 
 
-def check_wiring(
-    ctx: RolloutContext, target: ProductionTarget, state: Optional[DeployState] = None
-) -> dict[str, int]:
+def check_wiring(ctx: RolloutContext, target: ProductionTarget, state: Optional[DeployState] = None) -> dict[str, int]:
     """Refuse (nothing changed) unless the route and both ECS services belong to this service - and,
     given a record, unless it is the wiring that record was made with."""
     if state is not None and state.route is not None and state.route != route_of(target):
         given = route_of(target)
         differ = ", ".join(
-            f"{k} {state.route.get(k)} (given {given[k]})"
-            for k in sorted(given)
-            if state.route.get(k) != given[k]
+            f"{k} {state.route.get(k)} (given {given[k]})" for k in sorted(given) if state.route.get(k) != given[k]
         )
         raise Rejected(
             f"{state.kind} {state.deploy_id} was recorded with other wiring: {differ}. "
@@ -174,9 +162,7 @@ def _restore(
         state.reason = reason
     unsaved: list[str] = []
     if state.phase != Phase.ROLLING_BACK:
-        problem = _best_effort_record(
-            ctx, lease, state, Phase.ROLLING_BACK, f"{reason}; back to {good.describe()}"
-        )
+        problem = _best_effort_record(ctx, lease, state, Phase.ROLLING_BACK, f"{reason}; back to {good.describe()}")
     else:
         problem = _best_effort_record(
             ctx, lease, state, None, f"rollback continued by {ctx.owner}: back to {good.describe()}"
@@ -231,9 +217,7 @@ def _restore(
             "Run `deploy rollback` to finish it.",
             "danger",
         )
-        raise DeployFailed(
-            f"{state.reason}; {state.rollback_error}", state, restored=False
-        ) from None
+        raise DeployFailed(f"{state.reason}; {state.rollback_error}", state, restored=False) from None
     state.rollback_error = None
     state.finished_at = ctx.clock.now()
     problem = _best_effort_record(
@@ -286,9 +270,7 @@ def restore_staging(
                 ctx.note(lease, state, state.rollback_error)
             except Exception as note_error:  # pylint: disable=broad-except  # the report says it
                 ctx.progress(f"  could not save the deploy record: {note_error}")
-            raise DeployFailed(
-                f"{state.reason}; {state.rollback_error}", state, restored=False
-            ) from None
+            raise DeployFailed(f"{state.reason}; {state.rollback_error}", state, restored=False) from None
         state.finished_at = ctx.clock.now()
         ctx.record(lease, state, Phase.ROLLED_BACK, f"{service} runs {good.task_definition}")
     ctx.notify(
@@ -306,15 +288,11 @@ def _in_sync(ctx: RolloutContext, target: ProductionTarget, good: Revision) -> t
     live = {target.color_of(tg): w for tg, w in weights.items() if w > 0}
     if live != {good.color: 100}:
         return False, f"traffic is {weights}, the record says {good.color} takes 100%"
-    ready, detail = ctx.is_ready(
-        target.cluster, target.ecs_service(good.color), good, target.target_group(good.color)
-    )
+    ready, detail = ctx.is_ready(target.cluster, target.ecs_service(good.color), good, target.target_group(good.color))
     return ready, detail
 
 
-def rollback(
-    ctx: RolloutContext, target: ProductionTarget, reason: str = "manual rollback"
-) -> RollbackResult:
+def rollback(ctx: RolloutContext, target: ProductionTarget, reason: str = "manual rollback") -> RollbackResult:
     """The operator's rollback (see the module docstring)."""
     from netflix_clone.deploy.adapters.lock import DeployLock
 
@@ -365,9 +343,7 @@ def rollback(
                     f"{reason}: {last.target_color} ({last.new_task_definition}) -> {back_to.describe()}",
                 )
                 restore(ctx, lease, target, state, reason)
-            return RollbackResult(
-                state, True, f"{back_to.color} is live again on {back_to.task_definition}"
-            )
+            return RollbackResult(state, True, f"{back_to.color} is live again on {back_to.task_definition}")
         good = last.known_good
         in_sync, detail = _in_sync(ctx, target, good)
         if in_sync:
@@ -393,8 +369,6 @@ def rollback(
             route=route_of(target),
         )
         with ctx.shielded():
-            ctx.record(
-                lease, state, Phase.STARTED, f"{reason}: service drifted from the record: {detail}"
-            )
+            ctx.record(lease, state, Phase.STARTED, f"{reason}: service drifted from the record: {detail}")
             restore(ctx, lease, target, state, f"{reason} (repair: {detail})")
         return RollbackResult(state, True, f"repaired: {good.describe()} serves all traffic")

@@ -55,9 +55,7 @@ def staging(
             desired_count=max(1, status.desired),
             started_at=ctx.clock.now(),
         )
-        state.new_task_definition = ctx.aws.register_revision(
-            status.task_definition, pinned, container
-        )
+        state.new_task_definition = ctx.aws.register_revision(status.task_definition, pinned, container)
         message = f"{service} -> {state.new_task_definition} ({pinned})"
         if last is not None and not last.terminal:
             message += f"; replaces interrupted deploy {last.deploy_id} ({last.phase})"
@@ -72,8 +70,7 @@ def staging(
                 bad = [r for r in results if not r.ok]
                 if bad:
                     raise DeployFailed(
-                        "smoke tests failed: "
-                        + "; ".join(f"{r.check} -> {r.status or r.detail}" for r in bad)
+                        "smoke tests failed: " + "; ".join(f"{r.check} -> {r.status or r.detail}" for r in bad)
                     )
         except LockLost:
             raise
@@ -90,7 +87,5 @@ def staging(
             raise DeployFailed(reason, state) from None
         state.finished_at = ctx.clock.now()
         ctx.record(lease, state, Phase.SUCCEEDED, f"{service} runs {state.new_task_definition}")
-        ctx.notify(
-            f":white_check_mark: staging deploy of {service} succeeded", "good", {"image": pinned}
-        )
+        ctx.notify(f":white_check_mark: staging deploy of {service} succeeded", "good", {"image": pinned})
         return state

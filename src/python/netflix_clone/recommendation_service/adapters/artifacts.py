@@ -32,12 +32,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from netflix_clone.recommendation_service.ann import AnnIndex
-from netflix_clone.recommendation_service.domain.model import (
-    FORMAT_VERSION,
-    ModelError,
-    RecommenderModel,
-    new_version,
-)
+from netflix_clone.recommendation_service.domain.model import FORMAT_VERSION, ModelError, RecommenderModel, new_version
 
 __all__ = [
     "LoadedModel",
@@ -70,17 +65,13 @@ def _with_new_suffix(version: str) -> str:
 
 
 class LoadedModel:
-    def __init__(
-        self, model: RecommenderModel, ann: dict[str, AnnIndex], unit_items: Any = None
-    ) -> None:
+    def __init__(self, model: RecommenderModel, ann: dict[str, AnnIndex], unit_items: Any = None) -> None:
         self.model = model
         self.ann = ann
         self.unit_items = unit_items
 
 
-def save_model(
-    root: Path, model: RecommenderModel, ann: Optional[dict[str, AnnIndex]] = None
-) -> Path:
+def save_model(root: Path, model: RecommenderModel, ann: Optional[dict[str, AnnIndex]] = None) -> Path:
     """Write `model` as a new version under `root` and point CURRENT at it; returns the version's
     directory, whose name is the version actually used (a fresh suffix if the proposed one was taken).
     """
@@ -176,15 +167,11 @@ def load_model(root: Path, version: Optional[str] = None, *, mmap: bool = True) 
     for name, dtype in _ARRAYS.items():
         arrays[name] = _read_array(directory, name, mode)
         if arrays[name].dtype != dtype:
-            raise ModelError(
-                f"{directory}/{name}.npy has dtype {arrays[name].dtype}, expected {np.dtype(dtype)}"
-            )
+            raise ModelError(f"{directory}/{name}.npy has dtype {arrays[name].dtype}, expected {np.dtype(dtype)}")
     for name in _ID_ARRAYS:
         arrays[name] = _read_array(directory, name, None)
         if arrays[name].dtype.kind != "U":
-            raise ModelError(
-                f"{directory}/{name}.npy holds {arrays[name].dtype}, expected unicode ids"
-            )
+            raise ModelError(f"{directory}/{name}.npy holds {arrays[name].dtype}, expected unicode ids")
     try:
         seen = sp.load_npz(directory / "seen.npz").tocsr()
     except FileNotFoundError:
@@ -228,9 +215,7 @@ def _read_metadata(directory: Path) -> dict[str, Any]:
         raise ModelError(f"{path} does not hold a JSON object")
     found = metadata.get("format_version")
     if found != FORMAT_VERSION:
-        raise ModelError(
-            f"{directory} has model format version {found!r}; this build reads {FORMAT_VERSION}"
-        )
+        raise ModelError(f"{directory} has model format version {found!r}; this build reads {FORMAT_VERSION}")
     return dict(metadata)
 
 

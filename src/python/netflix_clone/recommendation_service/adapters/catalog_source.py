@@ -8,11 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from netflix_clone.contracts.catalog import CATALOG_TABLE
-
-from netflix_clone.recommendation_service.adapters.history_sources import (
-    HistoryColumns,
-    HistoryError,
-)
+from netflix_clone.recommendation_service.adapters.history_sources import HistoryColumns, HistoryError
 
 __all__ = ["read_catalog", "restrict_to_catalog"]
 

@@ -60,9 +60,7 @@ def read_history_sqlite(path: Path) -> HistoryColumns:
         raise HistoryError(f"viewing history database {path} does not exist")
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        rows = db.execute(
-            "SELECT user_id, title_id, completion, started_at FROM viewing_history"
-        ).fetchall()
+        rows = db.execute("SELECT user_id, title_id, completion, started_at FROM viewing_history").fetchall()
     except sqlite3.Error as exc:
         raise HistoryError(f"cannot read viewing_history from {path}: {exc}") from exc
     finally:
@@ -105,14 +103,10 @@ def read_history_file(path: Path) -> HistoryColumns:
         raise HistoryError(f"cannot read viewing history {path}: {exc}") from exc
     missing = [c for c in REQUIRED if c not in table.column_names]
     if missing:
-        raise HistoryError(
-            f"{path} lacks required column(s) {missing}; it has {table.column_names}"
-        )
+        raise HistoryError(f"{path} lacks required column(s) {missing}; it has {table.column_names}")
     started = table.column("started_at")
     if pa.types.is_timestamp(started.type):
-        started = pc.divide(
-            pc.cast(pc.cast(started, pa.timestamp("us", tz="UTC")), pa.int64()), 1_000_000.0
-        )
+        started = pc.divide(pc.cast(pc.cast(started, pa.timestamp("us", tz="UTC")), pa.int64()), 1_000_000.0)
     elif pa.types.is_string(started.type):
         started = pc.divide(
             pc.cast(

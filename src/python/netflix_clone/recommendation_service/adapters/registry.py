@@ -31,11 +31,7 @@ from pathlib import Path
 from typing import Any, Optional, Protocol
 from urllib.parse import urlsplit
 
-from netflix_clone.recommendation_service.adapters.artifacts import (
-    VERSION_PATTERN,
-    current_version,
-    version_files,
-)
+from netflix_clone.recommendation_service.adapters.artifacts import VERSION_PATTERN, current_version, version_files
 from netflix_clone.recommendation_service.domain.model import ModelError
 
 __all__ = [
@@ -81,10 +77,7 @@ class LocalStore:
 
 
 def default_cache_dir() -> Path:
-    return Path(
-        os.environ.get("RECO_MODEL_CACHE_DIR")
-        or Path(tempfile.gettempdir()) / "recommendation-service-models"
-    )
+    return Path(os.environ.get("RECO_MODEL_CACHE_DIR") or Path(tempfile.gettempdir()) / "recommendation-service-models")
 
 
 def _s3_client() -> Any:
@@ -108,9 +101,7 @@ def parse_s3_uri(uri: str) -> tuple[str, str]:
 
 
 class S3Store:
-    def __init__(
-        self, uri: str, *, cache_dir: Optional[Path] = None, client: Optional[Any] = None
-    ) -> None:
+    def __init__(self, uri: str, *, cache_dir: Optional[Path] = None, client: Optional[Any] = None) -> None:
         self.bucket, self.prefix = parse_s3_uri(uri)
         self.uri = f"s3://{self.bucket}/{self.prefix}".rstrip("/")
         self.cache_dir = (cache_dir or default_cache_dir()) / self.bucket / (self.prefix or "_")
@@ -170,9 +161,7 @@ class S3Store:
             if manifest.get("version") != version or not isinstance(files, dict):
                 raise ValueError("manifest names another version")
         except self._errors() as exc:
-            raise RegistryError(
-                f"cannot read {self.uri}/versions/{version}/{MANIFEST}: {_short(exc)}"
-            ) from exc
+            raise RegistryError(f"cannot read {self.uri}/versions/{version}/{MANIFEST}: {_short(exc)}") from exc
         except (ValueError, KeyError, TypeError) as exc:
             raise RegistryError(f"{self.uri}/versions/{version}/{MANIFEST} is malformed") from exc
         for name, expected in sorted(files.items()):
@@ -182,9 +171,7 @@ class S3Store:
             try:
                 self.client.download_file(self.bucket, f"{prefix}/{name}", str(target))
             except self._errors() as exc:
-                raise RegistryError(
-                    f"cannot download {self.uri}/versions/{version}/{name}: {_short(exc)}"
-                ) from exc
+                raise RegistryError(f"cannot download {self.uri}/versions/{version}/{name}: {_short(exc)}") from exc
             size, digest = _digest(target)
             if size != expected.get("size") or digest != expected.get("sha256"):
                 raise RegistryError(
@@ -248,9 +235,7 @@ class S3Store:
                 ContentType="text/plain",
             )
         except self._errors() as exc:
-            raise RegistryError(
-                f"publishing {version} to {self.uri} failed: {_short(exc)}"
-            ) from exc
+            raise RegistryError(f"publishing {version} to {self.uri} failed: {_short(exc)}") from exc
         _log.info("published model %s to %s", version, self.uri)
         return f"{self.uri}/versions/{version}"
 

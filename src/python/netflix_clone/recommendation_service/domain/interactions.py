@@ -52,17 +52,13 @@ def build_interactions(
     comp = np.asarray(completion, dtype=np.float64)
     started = np.asarray(started_at, dtype=np.float64)
     if not users.shape == items.shape == comp.shape == started.shape or users.ndim != 1:
-        raise ValueError(
-            "user_ids, item_ids, completion and started_at must be 1-D and of equal length"
-        )
+        raise ValueError("user_ids, item_ids, completion and started_at must be 1-D and of equal length")
     if comp.size and (np.nanmin(comp) < 0 or np.nanmax(comp) > 1 or np.isnan(comp).any()):
         raise ValueError("completion values must be in [0, 1]")
     keep = comp >= min_completion
     users, items, comp, started = users[keep], items[keep], comp[keep], started[keep]
     if users.size == 0:
-        raise ValueError(
-            f"no viewing records with completion >= {min_completion}: nothing to train on"
-        )
+        raise ValueError(f"no viewing records with completion >= {min_completion}: nothing to train on")
 
     user_index, user_rows = np.unique(users, return_inverse=True)
     item_index, item_cols = np.unique(items, return_inverse=True)
@@ -86,9 +82,7 @@ def _max_per_cell(
     rows, cols, values = rows[order], cols[order], values[order]
     last_of_run = np.ones(rows.size, dtype=bool)
     last_of_run[:-1] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
-    return sp.csr_matrix(
-        (values[last_of_run], (rows[last_of_run], cols[last_of_run])), shape=shape, dtype=np.float64
-    )
+    return sp.csr_matrix((values[last_of_run], (rows[last_of_run], cols[last_of_run])), shape=shape, dtype=np.float64)
 
 
 def _hash(*arrays: npt.NDArray[np.generic]) -> str:
@@ -104,9 +98,7 @@ def popularity_scores(interactions: Interactions) -> npt.NDArray[np.float32]:
     return viewers.astype(np.float32)
 
 
-def trending_scores(
-    interactions: Interactions, half_life_s: float = 7 * 86400.0
-) -> npt.NDArray[np.float32]:
+def trending_scores(interactions: Interactions, half_life_s: float = 7 * 86400.0) -> npt.NDArray[np.float32]:
     """Viewers per title, each weighted by 2^(-age / half_life) relative to the newest session."""
     if half_life_s <= 0:
         raise ValueError("half_life_s must be positive")
@@ -115,6 +107,4 @@ def trending_scores(
         return np.zeros(interactions.n_items, dtype=np.float32)
     age = float(last.data.max()) - last.data
     weights = np.exp2(-age / half_life_s)
-    return np.bincount(last.indices, weights=weights, minlength=interactions.n_items).astype(
-        np.float32
-    )
+    return np.bincount(last.indices, weights=weights, minlength=interactions.n_items).astype(np.float32)

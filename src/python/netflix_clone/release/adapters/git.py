@@ -50,9 +50,7 @@ class Git:
             raise GitError(f"git {' '.join(args[:2])} failed: {exc}") from exc
         if result.returncode != 0:
             detail = (result.stderr or result.stdout).strip().splitlines()
-            raise GitError(
-                f"git {' '.join(args)}: {detail[-1] if detail else f'exit {result.returncode}'}"
-            )
+            raise GitError(f"git {' '.join(args)}: {detail[-1] if detail else f'exit {result.returncode}'}")
         return result.stdout
 
     def toplevel(self) -> Path:
@@ -139,9 +137,7 @@ class Git:
     def paths_at(self, ref: str = "HEAD") -> set[str]:
         return set(self.run("ls-tree", "-r", "--name-only", ref).splitlines())
 
-    def create_annotated_tag(
-        self, name: str, message: str, ref: str = "HEAD", sign: bool = False
-    ) -> None:
+    def create_annotated_tag(self, name: str, message: str, ref: str = "HEAD", sign: bool = False) -> None:
         # --cleanup=verbatim: the default `strip` would drop every Markdown heading ("## ...") as a comment.
         self.run(
             "tag",

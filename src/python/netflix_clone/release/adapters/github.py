@@ -37,9 +37,7 @@ class GitHubError(RuntimeError):
             403: " (the token needs administration rights on the repository: a fine-grained token "
             "with Administration read/write, or a classic token with `repo`)",
         }.get(status, "")
-        super().__init__(
-            f"{method} {path}: {status} {message}{hint}" + (f" - see {docs}" if docs else "")
-        )
+        super().__init__(f"{method} {path}: {status} {message}{hint}" + (f" - see {docs}" if docs else ""))
 
 
 class GitHub:
@@ -82,14 +80,9 @@ class GitHub:
 
     @staticmethod
     def protection_path(owner: str, repo: str, branch: str) -> str:
-        return (
-            f"/repos/{quote(owner, safe='')}/{quote(repo, safe='')}"
-            f"/branches/{quote(branch, safe='')}/protection"
-        )
+        return f"/repos/{quote(owner, safe='')}/{quote(repo, safe='')}" f"/branches/{quote(branch, safe='')}/protection"
 
-    def _request(
-        self, method: str, path: str, body: Optional[dict[str, Any]] = None
-    ) -> httpx.Response:
+    def _request(self, method: str, path: str, body: Optional[dict[str, Any]] = None) -> httpx.Response:
         last: Optional[BaseException] = None
         for attempt in range(1, self.attempts + 1):
             try:
@@ -126,9 +119,7 @@ class GitHub:
                     continue
             if attempt < self.attempts:
                 self._sleep(min(2.0 ** (attempt - 1), 10.0))
-        raise GitHubError(
-            method, path, 0, f"no answer from {self._client.base_url}: {type(last).__name__}"
-        )
+        raise GitHubError(method, path, 0, f"no answer from {self._client.base_url}: {type(last).__name__}")
 
     @staticmethod
     def _error(method: str, path: str, response: httpx.Response) -> GitHubError:
@@ -136,9 +127,7 @@ class GitHub:
             data = response.json()
         except ValueError:
             data = {}
-        message = (
-            str(data.get("message") or response.reason_phrase) if isinstance(data, dict) else ""
-        )
+        message = str(data.get("message") or response.reason_phrase) if isinstance(data, dict) else ""
         errors = data.get("errors") if isinstance(data, dict) else None
         if errors:
             message += f" {errors}"
@@ -161,9 +150,7 @@ class GitHub:
             raise GitHubError("GET", path, response.status_code, "answer is not a JSON object")
         return data
 
-    def put_protection(
-        self, owner: str, repo: str, branch: str, body: dict[str, Any]
-    ) -> dict[str, Any]:
+    def put_protection(self, owner: str, repo: str, branch: str, body: dict[str, Any]) -> dict[str, Any]:
         path = self.protection_path(owner, repo, branch)
         response = self._request("PUT", path, body)
         if response.status_code != 200:

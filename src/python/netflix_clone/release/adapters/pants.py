@@ -23,20 +23,14 @@ class PantsUnavailable(RuntimeError):
 
 
 class Pants:
-    def __init__(
-        self, repo: Path, command: Sequence[str] = ("./pants",), timeout_s: float = 900.0
-    ) -> None:
+    def __init__(self, repo: Path, command: Sequence[str] = ("./pants",), timeout_s: float = 900.0) -> None:
         self.repo = Path(repo)
         self.command = list(command)
         self.timeout_s = timeout_s
 
     def _run(self, *args: str) -> list[str]:
         executable = self.command[0]
-        if (
-            "/" in executable
-            and not (self.repo / executable).exists()
-            and not Path(executable).exists()
-        ):
+        if "/" in executable and not (self.repo / executable).exists() and not Path(executable).exists():
             raise PantsUnavailable(f"{executable} not found in {self.repo}")
         # The pex this runs from must not leak its own interpreter settings into Pants.
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PEX_", "_PEX_"))}

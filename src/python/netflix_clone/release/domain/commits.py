@@ -34,9 +34,7 @@ __all__ = [
 HEADER_RE = re.compile(
     r"^(?P<type>[A-Za-z][A-Za-z0-9-]*)(?:\((?P<scope>[^()\r\n]*)\))?(?P<bang>!)?: (?P<description>.*)$"
 )
-FOOTER_RE = re.compile(
-    r"^(?P<token>BREAKING CHANGE|BREAKING-CHANGE|[A-Za-z][A-Za-z0-9-]*)(?:: | #)(?P<value>.*)$"
-)
+FOOTER_RE = re.compile(r"^(?P<token>BREAKING CHANGE|BREAKING-CHANGE|[A-Za-z][A-Za-z0-9-]*)(?:: | #)(?P<value>.*)$")
 BREAKING_TOKENS = ("BREAKING CHANGE", "BREAKING-CHANGE")
 # The types this repository uses (those of @commitlint/config-conventional). A header with another
 # "type" (`README: ...`, `analytics-consumer: ...`) is not counted as a Conventional Commit.

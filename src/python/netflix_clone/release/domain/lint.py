@@ -15,19 +15,12 @@ import re
 from dataclasses import dataclass
 from typing import Collection, Optional
 
-from netflix_clone.release.domain.commits import (
-    BREAKING_TOKENS,
-    HEADER_RE,
-    TYPES,
-    RawCommit,
-)
+from netflix_clone.release.domain.commits import BREAKING_TOKENS, HEADER_RE, TYPES, RawCommit
 
 __all__ = ["DEFAULT_TYPES", "LintResult", "lint_message", "lint_commit"]
 
 DEFAULT_TYPES = TYPES
-_LOOSE_HEADER_RE = re.compile(
-    r"^(?P<type>[^\s():!]+)(?:\((?P<scope>[^)]*)\))?(?P<bang>!)?:(?P<rest>.*)$"
-)
+_LOOSE_HEADER_RE = re.compile(r"^(?P<type>[^\s():!]+)(?:\((?P<scope>[^)]*)\))?(?P<bang>!)?:(?P<rest>.*)$")
 _AUTOSQUASH_RE = re.compile(r"^(fixup|squash|amend)! ")
 _GIT_REVERT_RE = re.compile(r'^(Revert|Reapply) ".+"$')
 _WRONG_BREAKING_RE = re.compile(r"^(breaking[ _-]changes?)\s*:", re.IGNORECASE)
@@ -54,9 +47,7 @@ class LintResult:
         }
 
 
-def _header_errors(
-    header: str, types: Collection[str], scopes: Optional[Collection[str]]
-) -> list[str]:
+def _header_errors(header: str, types: Collection[str], scopes: Optional[Collection[str]]) -> list[str]:
     if _GIT_REVERT_RE.match(header):
         return []
     loose = _LOOSE_HEADER_RE.match(header)

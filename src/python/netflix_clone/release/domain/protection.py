@@ -108,9 +108,7 @@ def validate_body(body: Any) -> None:
     )
     reviews = body["required_pull_request_reviews"]
     if reviews is not None:
-        _expect(
-            isinstance(reviews, dict), "required_pull_request_reviews must be an object or null"
-        )
+        _expect(isinstance(reviews, dict), "required_pull_request_reviews must be an object or null")
         count = reviews.get("required_approving_review_count", 1)
         _expect(
             isinstance(count, int) and 0 <= count <= 6,
@@ -144,9 +142,7 @@ def canonical_from_body(body: Mapping[str, Any]) -> dict[str, Any]:
         items: dict[str, Any] = {}
         for check in checks.get("checks") or []:
             app_id = check.get("app_id")
-            items[check["context"]] = (
-                ANY_APP if app_id is None else (None if app_id == -1 else app_id)
-            )
+            items[check["context"]] = ANY_APP if app_id is None else (None if app_id == -1 else app_id)
         for context in checks.get("contexts") or []:
             items[context] = ANY_APP
         out["required_status_checks"] = {"strict": checks["strict"], "checks": items}
@@ -155,9 +151,7 @@ def canonical_from_body(body: Mapping[str, Any]) -> dict[str, Any]:
     if reviews is None:
         out["required_pull_request_reviews"] = None
     else:
-        canon: dict[str, Any] = {
-            "required_approving_review_count": reviews.get("required_approving_review_count", 1)
-        }
+        canon: dict[str, Any] = {"required_approving_review_count": reviews.get("required_approving_review_count", 1)}
         for key in _REVIEW_BOOLEANS:
             canon[key] = bool(reviews.get(key, False))
         for key in _ACTOR_LISTS:
@@ -198,9 +192,7 @@ def canonical_from_response(response: Optional[Mapping[str, Any]]) -> Optional[d
         out["required_pull_request_reviews"] = None
     else:
         canon: dict[str, Any] = {
-            "required_approving_review_count": int(
-                reviews.get("required_approving_review_count", 0)
-            )
+            "required_approving_review_count": int(reviews.get("required_approving_review_count", 0))
         }
         for key in _REVIEW_BOOLEANS:
             canon[key] = bool(reviews.get(key, False))
@@ -241,9 +233,7 @@ def _diff_into(path: str, desired: Any, current: Any, out: list[str]) -> None:
         if current is None:
             out.append(f"+ {path}: enable")
         for key in desired:
-            _diff_into(
-                f"{path}.{key}" if path else key, desired[key], (current or {}).get(key), out
-            )
+            _diff_into(f"{path}.{key}" if path else key, desired[key], (current or {}).get(key), out)
         return
     if desired is None and current is not None:
         out.append(f"- {path}: disable")

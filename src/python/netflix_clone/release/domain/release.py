@@ -12,13 +12,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Optional, Sequence
 
 from netflix_clone.release.domain.commits import Commit, RawCommit, parse_commit
-from netflix_clone.release.domain.versions import (
-    Bump,
-    Version,
-    VersionError,
-    bump_version,
-    next_prerelease,
-)
+from netflix_clone.release.domain.versions import Bump, Version, VersionError, bump_version, next_prerelease
 
 __all__ = [
     "RELEASING_TYPES",
@@ -157,9 +151,7 @@ def plan_release(
     parsed = [parse_commit(r) for r in raws if not r.is_merge]
     still, pairs = _settle_reverts(parsed)
     touched = services or {}
-    unconventional = tuple(
-        Entry(c, Bump.NONE, touched.get(c.sha)) for c in still if not c.conventional
-    )
+    unconventional = tuple(Entry(c, Bump.NONE, touched.get(c.sha)) for c in still if not c.conventional)
     entries = tuple(Entry(c, bump_of(c), touched.get(c.sha)) for c in still if c.conventional)
     requested = max((e.bump for e in entries), default=Bump.NONE)
     if requested is Bump.NONE:
@@ -175,9 +167,7 @@ def plan_release(
         if explicit.is_prerelease:
             raise VersionError(f"--next-version {explicit} must not be a pre-release; use --pre")
         if previous is not None and explicit <= previous:
-            raise VersionError(
-                f"--next-version {explicit} is not above the last release {previous}"
-            )
+            raise VersionError(f"--next-version {explicit} is not above the last release {previous}")
         target = explicit
     else:
         target = bump_version(previous, requested)
@@ -186,9 +176,7 @@ def plan_release(
         # A pre-release series already under way for a higher version continues (v2.0.0-rc.1 exists,
         # a fix lands: the next candidate is v2.0.0-rc.2, not v1.2.1).
         ongoing = [
-            v.core
-            for v in versions
-            if v.is_prerelease and (previous is None or v.core > previous) and v.core > target
+            v.core for v in versions if v.is_prerelease and (previous is None or v.core > previous) and v.core > target
         ]
         if ongoing:
             notes.append(f"continuing the pre-release series of {max(ongoing)}")
@@ -225,9 +213,7 @@ def _services_text(services: Optional[tuple[str, ...]]) -> str:
 
 def _line(entry_commit: Commit, services: Optional[tuple[str, ...]]) -> str:
     breaking = " **BREAKING**" if entry_commit.breaking else ""
-    return (
-        f"- {entry_commit.description} ({entry_commit.short}){breaking}{_services_text(services)}"
-    )
+    return f"- {entry_commit.description} ({entry_commit.short}){breaking}{_services_text(services)}"
 
 
 def render_changelog(
@@ -248,9 +234,7 @@ def render_changelog(
         out.append(f"Note: {note}.")
     if images_changed is not None:
         how = f" ({images_changed_how})" if images_changed_how else ""
-        out.append(
-            f"Images that change: {', '.join(images_changed) if images_changed else 'none'}{how}."
-        )
+        out.append(f"Images that change: {', '.join(images_changed) if images_changed else 'none'}{how}.")
     if services_source:
         out.append(f"Images per commit: {services_source}.")
     out.append("")
@@ -295,9 +279,6 @@ def render_changelog(
             "### Not Conventional Commits (listed, not counted towards the version)",
             "",
         ]
-        out += [
-            f"- {e.commit.header} ({e.commit.short}){_services_text(e.services)}"
-            for e in plan.unconventional
-        ]
+        out += [f"- {e.commit.header} ({e.commit.short}){_services_text(e.services)}" for e in plan.unconventional]
         out.append("")
     return "\n".join(out).rstrip("\n") + "\n"

@@ -38,16 +38,12 @@ def touched_by_closure(
     """Images whose closure contains one of ``files``; ``existing`` are the paths of the checked-out
     tree (paths absent from it are matched by directory)."""
     touched = set()
-    directories = {
-        image: {posixpath.dirname(path) for path in closure} for image, closure in closures.items()
-    }
+    directories = {image: {posixpath.dirname(path) for path in closure} for image, closure in closures.items()}
     for path in files:
         for image, closure in closures.items():
             if path in closure:
                 touched.add(image)
-            elif (
-                existing and path not in existing and posixpath.dirname(path) in directories[image]
-            ):
+            elif existing and path not in existing and posixpath.dirname(path) in directories[image]:
                 touched.add(image)
     return tuple(sorted(touched))
 

@@ -72,9 +72,7 @@ class Version:
     def parse(cls, text: str) -> "Version":
         match = _SEMVER_RE.match(text.strip())
         if not match:
-            raise VersionError(
-                f"{text!r} is not a semantic version (MAJOR.MINOR.PATCH[-PRERELEASE])"
-            )
+            raise VersionError(f"{text!r} is not a semantic version (MAJOR.MINOR.PATCH[-PRERELEASE])")
         pre = match.group("prerelease")
         return cls(
             int(match.group("major")),
@@ -146,11 +144,6 @@ def next_prerelease(target: Version, label: str, existing: Iterable[Version]) ->
     numbers = [
         int(v.prerelease[1])
         for v in existing
-        if v.core == target.core
-        and len(v.prerelease) == 2
-        and v.prerelease[0] == label
-        and v.prerelease[1].isdigit()
+        if v.core == target.core and len(v.prerelease) == 2 and v.prerelease[0] == label and v.prerelease[1].isdigit()
     ]
-    return Version(
-        target.major, target.minor, target.patch, (label, str(max(numbers, default=0) + 1))
-    )
+    return Version(target.major, target.minor, target.patch, (label, str(max(numbers, default=0) + 1)))

@@ -132,9 +132,7 @@ class _Parser:
             if self._peek() == ("op", "("):
                 self._take()
                 depth = 1
-                while (
-                    depth
-                ):  # arguments are skipped: functions other than the status ones are unknown
+                while depth:  # arguments are skipped: functions other than the status ones are unknown
                     token = self._take()
                     depth += {("op", "("): 1, ("op", ")"): -1}.get(token, 0)
                 return {"always": True, "success": True}.get(text.lower(), UNKNOWN)
@@ -311,9 +309,7 @@ def _job_runs(
     if condition is None or "always()" not in str(condition):
         for need in needs:
             if need in jobs and need not in seen:
-                result = _as_tri(
-                    _and(result, _job_runs(jobs, need, context, memo, (*seen, job_id)))
-                )
+                result = _as_tri(_and(result, _job_runs(jobs, need, context, memo, (*seen, job_id))))
     memo[job_id] = result
     return result
 

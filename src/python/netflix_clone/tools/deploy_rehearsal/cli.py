@@ -98,9 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="dist/src.python.netflix_clone.deploy/deploy.pex",
         help="the deploy pex to rehearse (./pants package src/python/netflix_clone/deploy:deploy)",
     )
-    parser.add_argument(
-        "--python", default=None, help="interpreter for the pex (default: this one)"
-    )
+    parser.add_argument("--python", default=None, help="interpreter for the pex (default: this one)")
     parser.add_argument("--service", default="recommendation-service")
     parser.add_argument("--routing", choices=("listener", "rule"), default="listener")
     parser.add_argument("--tag", default="v2", help="custom: the image tag to deploy")
@@ -111,12 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("rollback", "resume"),
         help="custom: what the operator does next",
     )
-    parser.add_argument(
-        "--extra", action="append", default=[], help="an extra flag for the deploy (repeatable)"
-    )
-    parser.add_argument(
-        "--workdir", default=None, help="keep reports here (default: a temporary directory)"
-    )
+    parser.add_argument("--extra", action="append", default=[], help="an extra flag for the deploy (repeatable)")
+    parser.add_argument("--workdir", default=None, help="keep reports here (default: a temporary directory)")
     parser.add_argument("--json", action="store_true")
     return parser
 
@@ -131,18 +125,13 @@ def main(argv: Optional[list[str]] = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(args.workdir) if args.workdir else Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
-        with rehearsal(
-            pex.resolve(), workdir, service=args.service, routing=args.routing, python=args.python
-        ) as rig:
+        with rehearsal(pex.resolve(), workdir, service=args.service, routing=args.routing, python=args.python) as rig:
             expectation = _scenario(rig, args)
             violations = rig.check(expectation)
             report: dict[str, Any] = {
                 "scenario": args.scenario,
                 "expected": {"live": expectation.live_tag, "phase": expectation.phase},
-                "runs": [
-                    {"args": r.args, "exit_code": r.exit_code, "seconds": round(r.seconds, 2)}
-                    for r in rig.runs
-                ],
+                "runs": [{"args": r.args, "exit_code": r.exit_code, "seconds": round(r.seconds, 2)} for r in rig.runs],
                 "violations": [str(v) for v in violations],
             }
             if args.json:

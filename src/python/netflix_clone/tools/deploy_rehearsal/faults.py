@@ -127,9 +127,7 @@ def error_reply(protocol: str, kind: str) -> tuple[int, dict[str, str], bytes]:
     status = 400 if throttled else 500
     if protocol == "json":
         code = "ThrottlingException" if throttled else "InternalFailure"
-        body = json.dumps(
-            {"__type": code, "message": "Rate exceeded" if throttled else "injected failure"}
-        )
+        body = json.dumps({"__type": code, "message": "Rate exceeded" if throttled else "injected failure"})
         return (
             status,
             {"Content-Type": "application/x-amz-json-1.1", "x-amzn-ErrorType": code},

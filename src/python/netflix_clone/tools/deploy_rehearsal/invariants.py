@@ -71,24 +71,18 @@ def snapshot(rig: "Rehearsal") -> dict[str, Any]:
             disagree = splits
     else:
         weights = _forward(
-            clients["elbv2"].describe_listeners(ListenerArns=[svc.listener_arn])["Listeners"][0][
-                "DefaultActions"
-            ]
+            clients["elbv2"].describe_listeners(ListenerArns=[svc.listener_arn])["Listeners"][0]["DefaultActions"]
         )
     colours = {}
     for color in ("blue", "green"):
         healthy, _, td = rig.standin.ecs.healthy_tasks(svc.service, color)
-        described = clients["ecs"].describe_services(
-            cluster=rig.world.cluster, services=[f"{svc.service}-{color}"]
-        )
+        described = clients["ecs"].describe_services(cluster=rig.world.cluster, services=[f"{svc.service}-{color}"])
         moto_desired = int(described["services"][0]["desiredCount"])
         containers = clients["ecs"].describe_task_definition(taskDefinition=td)["taskDefinition"][
             "containerDefinitions"
         ]
         # The app's container (named after the service), not whatever container comes first.
-        image = next(
-            (c["image"] for c in containers if c["name"] == svc.service), containers[0]["image"]
-        )
+        image = next((c["image"] for c in containers if c["name"] == svc.service), containers[0]["image"])
         tag = next(
             (t for t, d in svc.digests.items() if image.endswith(f"@{d}") or image == svc.image(t)),
             "?",
@@ -120,9 +114,7 @@ def snapshot(rig: "Rehearsal") -> dict[str, Any]:
     default = None
     if rig.world.routing == "rule":
         default = _forward(
-            clients["elbv2"].describe_listeners(ListenerArns=[svc.listener_arn])["Listeners"][0][
-                "DefaultActions"
-            ]
+            clients["elbv2"].describe_listeners(ListenerArns=[svc.listener_arn])["Listeners"][0]["DefaultActions"]
         )
     return {
         "weights": {svc.color_of(tg): w for tg, w in weights.items()},
@@ -155,24 +147,16 @@ def check(rig: "Rehearsal", expect: Expectation) -> list[Violation]:
                 )
             )
         if c["tag"] != expect.live_tag:
-            out.append(
-                Violation("live revision", f"{color} runs {c['tag']}, expected {expect.live_tag}")
-            )
+            out.append(Violation("live revision", f"{color} runs {c['tag']}, expected {expect.live_tag}"))
         other = snap["colours"]["green" if color == "blue" else "blue"]
         if other["desired"] != 0:
             out.append(Violation("other colour retired", f"still wants {other['desired']} task(s)"))
     if snap["rules_disagree"]:
-        out.append(
-            Violation("rules agree", f"the service's rules differ: {snap['rules_disagree']}")
-        )
+        out.append(Violation("rules agree", f"the service's rules differ: {snap['rules_disagree']}"))
     if snap["dropped_requests"]:
-        out.append(
-            Violation("zero downtime", f"{snap['dropped_requests']} requests had no healthy task")
-        )
+        out.append(Violation("zero downtime", f"{snap['dropped_requests']} requests had no healthy task"))
     if rig.world.routing == "rule" and snap["default_action"] != {rig.world.other_app_tg: 100}:
-        out.append(
-            Violation("listener default untouched", f"default action is {snap['default_action']}")
-        )
+        out.append(Violation("listener default untouched", f"default action is {snap['default_action']}"))
     if expect.lock_free and snap["lock"] is not None:
         left = snap["lock"]["expires_at"] - time.time()
         out.append(Violation("lock free", f"held by {snap['lock']['owner']} ({left:.0f} s left)"))
@@ -189,11 +173,7 @@ def check(rig: "Rehearsal", expect: Expectation) -> list[Violation]:
         if reports:  # the newest report of this record must say what the record says
             reported = json.loads(reports[-1].read_text(encoding="utf-8"))["state"]["phase"]
             if reported != state["phase"]:
-                out.append(
-                    Violation(
-                        "report agrees", f"report says {reported}, record says {state['phase']}"
-                    )
-                )
+                out.append(Violation("report agrees", f"report says {reported}, record says {state['phase']}"))
     text = rig.outputs()
     for name, value in rig.secrets.items():
         path = value.split("://", 1)[-1].partition("/")[2]

@@ -98,9 +98,7 @@ def _fake_http(secret_path: str) -> Iterator[tuple[str, _Recorder]]:
 
         do_GET = do_POST = do_PUT = _any
 
-        def log_message(
-            self, format: str, *args: Any
-        ) -> None:  # noqa: A002  # pylint: disable=redefined-builtin
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002  # pylint: disable=redefined-builtin
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -138,9 +136,7 @@ class Rehearsal:
         self.service = service
         self.workdir = workdir
         self.recorder = recorder
-        self.world: World = build_world(
-            moto_url, services or (service,), routing=routing, rules=rules, sidecar=sidecar
-        )
+        self.world: World = build_world(moto_url, services or (service,), routing=routing, rules=rules, sidecar=sidecar)
         self.standin = StandIn(moto_url, self.world, timing).start()
         self.svc = self.world.services[service]
         self.slack_webhook = f"{http_url}{secret_path}"
@@ -256,9 +252,7 @@ class Rehearsal:
         """The lease token `deploy status` would show, read straight from the table."""
         import boto3  # pylint: disable=import-outside-toplevel
 
-        client = boto3.client(
-            "dynamodb", endpoint_url=self.standin.moto_url, region_name=self.world.region
-        )
+        client = boto3.client("dynamodb", endpoint_url=self.standin.moto_url, region_name=self.world.region)
         try:
             item = client.get_item(
                 TableName=self.world.lock_table,
@@ -293,10 +287,7 @@ class Rehearsal:
         """Everything the runs printed or wrote (for the secrets check)."""
         texts = [r.stdout + r.stderr for r in self.runs]
         if self.report_dir.exists():
-            texts += [
-                p.read_text(encoding="utf-8", errors="replace")
-                for p in sorted(self.report_dir.iterdir())
-            ]
+            texts += [p.read_text(encoding="utf-8", errors="replace") for p in sorted(self.report_dir.iterdir())]
         return "\n".join(texts)
 
 

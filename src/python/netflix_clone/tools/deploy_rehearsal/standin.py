@@ -151,9 +151,7 @@ class EcsModel:
     def find(self, cluster: str, service: str) -> Optional[_Service]:
         return self.services.get((cluster.split("/")[-1], service.split("/")[-1]))
 
-    def on_update(
-        self, cluster: str, service: str, td: Optional[str], desired: Optional[int]
-    ) -> None:
+    def on_update(self, cluster: str, service: str, td: Optional[str], desired: Optional[int]) -> None:
         with self.lock:
             svc = self.find(cluster, service)
             if svc is None:
@@ -216,14 +214,10 @@ class EcsModel:
             reason=f"ECS deployment circuit breaker: rolling back to {back_to}",
             last_step=now,
         )
-        svc.deployments = [rollback, failed] + [
-            d for d in svc.deployments if d not in (failed, previous)
-        ]
+        svc.deployments = [rollback, failed] + [d for d in svc.deployments if d not in (failed, previous)]
         svc.events.insert(0, f"(service {svc.name}) {failed.reason} Rolling back to {back_to}.")
         try:  # ECS itself puts the last good revision back on the service.
-            self.moto_ecs.update_service(
-                cluster=svc.cluster, service=svc.name, taskDefinition=back_to
-            )
+            self.moto_ecs.update_service(cluster=svc.cluster, service=svc.name, taskDefinition=back_to)
         except Exception as exc:  # pylint: disable=broad-except
             log.warning("stand-in: could not mirror the circuit breaker in moto: %s", exc)
 
@@ -237,9 +231,7 @@ class EcsModel:
                 item["taskDefinition"] = svc.primary.td
                 item["runningCount"] = svc.tasks()
                 item["pendingCount"] = max(0, item.get("desiredCount", 0) - svc.tasks())
-                item["events"] = [
-                    {"id": str(i), "message": m} for i, m in enumerate(svc.events[:5])
-                ]
+                item["events"] = [{"id": str(i), "message": m} for i, m in enumerate(svc.events[:5])]
         return data
 
     def target_health(self, target_group: str) -> list[str]:
@@ -290,9 +282,7 @@ class EcsModel:
             "taskArn": arn,
             "taskDefinitionArn": task["td"],
             "lastStatus": "STOPPED" if done else "RUNNING",
-            "containers": [{"name": "app", "exitCode": task["exit"]}]
-            if done
-            else [{"name": "app"}],
+            "containers": [{"name": "app", "exitCode": task["exit"]}] if done else [{"name": "app"}],
         }
 
 
@@ -302,9 +292,7 @@ class TrafficModel:
 
     RESOLUTION = 10  # buckets per second
 
-    def __init__(
-        self, world: World, ecs: EcsModel, moto_elb: Any, timing: Timing, seed: int = 7
-    ) -> None:
+    def __init__(self, world: World, ecs: EcsModel, moto_elb: Any, timing: Timing, seed: int = 7) -> None:
         self.world = world
         self.ecs = ecs
         self.moto_elb = moto_elb
@@ -314,9 +302,7 @@ class TrafficModel:
         self.weights: dict[str, dict[str, int]] = {}
         self.history: list[tuple[float, dict[str, int]]] = []  # every split the route went through
         # (target group, bucket) -> [requests, errors, dropped, p99 sum, samples]
-        self.buckets: dict[tuple[str, int], list[float]] = defaultdict(
-            lambda: [0.0, 0.0, 0.0, 0.0, 0.0]
-        )
+        self.buckets: dict[tuple[str, int], list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0, 0.0, 0.0])
         self.dropped_total: dict[str, float] = defaultdict(float)
         self.refresh_weights()
         now = time.time()
@@ -331,13 +317,11 @@ class TrafficModel:
         for svc in self.world.services.values():
             if svc.rule_arn:
                 # Several rules share the service's traffic: the model follows the first one's split.
-                actions = self.moto_elb.describe_rules(RuleArns=svc.rule_arns[:1])["Rules"][0][
-                    "Actions"
-                ]
+                actions = self.moto_elb.describe_rules(RuleArns=svc.rule_arns[:1])["Rules"][0]["Actions"]
             else:
-                actions = self.moto_elb.describe_listeners(ListenerArns=[svc.listener_arn])[
-                    "Listeners"
-                ][0]["DefaultActions"]
+                actions = self.moto_elb.describe_listeners(ListenerArns=[svc.listener_arn])["Listeners"][0][
+                    "DefaultActions"
+                ]
             split: dict[str, int] = {}
             for action in actions:
                 if action.get("Type") != "forward":
@@ -536,9 +520,7 @@ class StandIn:
 
             do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _any
 
-            def log_message(
-                self, format: str, *args: Any
-            ) -> None:  # noqa: A002  # pylint: disable=redefined-builtin
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002  # pylint: disable=redefined-builtin
                 pass
 
         return Handler
@@ -552,9 +534,7 @@ class StandIn:
             return service, target.rsplit(".", 1)[-1]
         if service == "cloudfront":
             line = f"{handler.command} {urllib.parse.urlparse(handler.path).path}"
-            return service, next(
-                (a for p, a in _CLOUDFRONT_ACTIONS if p.match(line)), handler.command
-            )
+            return service, next((a for p, a in _CLOUDFRONT_ACTIONS if p.match(line)), handler.command)
         form = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
         return service, (form.get("Action") or [handler.command])[0]
 
@@ -587,9 +567,7 @@ class StandIn:
                 return
         self._reply(handler, status, headers, payload)
 
-    def _apply(
-        self, fault: Fault, handler: BaseHTTPRequestHandler, service: str, body: bytes, before: bool
-    ) -> bool:
+    def _apply(self, fault: Fault, handler: BaseHTTPRequestHandler, service: str, body: bytes, before: bool) -> bool:
         """Act out ``fault``; True if the request is finished (no normal reply follows)."""
         kind = fault.kind
         if kind in ("kill", "term", "int", "stop") and self.client_pid:
@@ -636,9 +614,7 @@ class StandIn:
             self._reply(handler, *self._json({"MetricDataResults": results, "Messages": []}))
             return True
         if kind == "refuse" and before:
-            payload = json.dumps(
-                {"tasks": [], "failures": [{"arn": "", "reason": "RESOURCE:MEMORY"}]}
-            ).encode()
+            payload = json.dumps({"tasks": [], "failures": [{"arn": "", "reason": "RESOURCE:MEMORY"}]}).encode()
             self._reply(handler, 200, {"Content-Type": "application/x-amz-json-1.1"}, payload)
             return True
         return False
@@ -652,9 +628,7 @@ class StandIn:
             pass
 
     @staticmethod
-    def _reply(
-        handler: BaseHTTPRequestHandler, status: int, headers: dict[str, str], payload: bytes
-    ) -> None:
+    def _reply(handler: BaseHTTPRequestHandler, status: int, headers: dict[str, str], payload: bytes) -> None:
         try:
             handler.send_response(status)
             for key, value in headers.items():
@@ -723,9 +697,7 @@ class StandIn:
                         }
                     ).encode(),
                 )
-            return self._json(
-                {"tasks": [self.ecs.run_task(request["taskDefinition"], launch)], "failures": []}
-            )
+            return self._json({"tasks": [self.ecs.run_task(request["taskDefinition"], launch)], "failures": []})
         if service == "ecs" and action == "DescribeTasks":
             request = json.loads(body)
             tasks = [t for t in (self.ecs.describe_task(a) for a in request.get("tasks", [])) if t]
@@ -741,24 +713,14 @@ class StandIn:
                 request.get("taskDefinition"),
                 request.get("desiredCount"),
             )
-        elif (
-            status == 200
-            and service == "elasticloadbalancing"
-            and action in ("ModifyListener", "ModifyRule")
-        ):
+        elif status == 200 and service == "elasticloadbalancing" and action in ("ModifyListener", "ModifyRule"):
             self.traffic.refresh_weights()
         return status, headers, payload
 
-    def _forward(
-        self, handler: BaseHTTPRequestHandler, body: bytes
-    ) -> tuple[int, dict[str, str], bytes]:
+    def _forward(self, handler: BaseHTTPRequestHandler, body: bytes) -> tuple[int, dict[str, str], bytes]:
         connection = http.client.HTTPConnection(*self._moto, timeout=30)
         try:
-            headers = {
-                k: v
-                for k, v in handler.headers.items()
-                if k.lower() not in ("connection", "keep-alive")
-            }
+            headers = {k: v for k, v in handler.headers.items() if k.lower() not in ("connection", "keep-alive")}
             connection.request(handler.command, handler.path, body=body, headers=headers)
             response = connection.getresponse()
             payload = response.read()

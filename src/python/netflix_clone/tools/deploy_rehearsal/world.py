@@ -61,13 +61,7 @@ class ServiceWorld:
         return [r for r in self.rule_arn.split(",") if r]
 
     def color_of(self, target_group: str) -> str:
-        return (
-            "blue"
-            if target_group == self.blue_tg
-            else "green"
-            if target_group == self.green_tg
-            else "?"
-        )
+        return "blue" if target_group == self.blue_tg else "green" if target_group == self.green_tg else "?"
 
 
 @dataclass
@@ -132,20 +126,16 @@ def build_world(
 
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     subnets = [
-        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"{region}{az}")[
-            "Subnet"
-        ]["SubnetId"]
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"{region}{az}")["Subnet"]["SubnetId"]
         for i, az in enumerate("ab")
     ]
-    sg = ec2.create_security_group(GroupName=f"svc-{suffix}", Description="services", VpcId=vpc)[
-        "GroupId"
+    sg = ec2.create_security_group(GroupName=f"svc-{suffix}", Description="services", VpcId=vpc)["GroupId"]
+    lb = elb.create_load_balancer(Name=f"lb-{suffix}", Subnets=subnets, Type="application")["LoadBalancers"][0][
+        "LoadBalancerArn"
     ]
-    lb = elb.create_load_balancer(Name=f"lb-{suffix}", Subnets=subnets, Type="application")[
-        "LoadBalancers"
-    ][0]["LoadBalancerArn"]
-    other = elb.create_target_group(
-        Name=f"other-{suffix}", Protocol="HTTP", Port=8080, VpcId=vpc, TargetType="ip"
-    )["TargetGroups"][0]["TargetGroupArn"]
+    other = elb.create_target_group(Name=f"other-{suffix}", Protocol="HTTP", Port=8080, VpcId=vpc, TargetType="ip")[
+        "TargetGroups"
+    ][0]["TargetGroupArn"]
     shared_listener = ""
     if routing == "rule":
         shared_listener = elb.create_listener(
@@ -167,9 +157,7 @@ def build_world(
                                      "ForwardedValues": {"QueryString": False, "Cookies": {"Forward": "none"}}},
         }
     )["Distribution"]["Id"]  # fmt: skip
-    world = World(
-        region, cluster, f"deploys-{suffix}", distribution, subnets, sg, lb, other, routing
-    )
+    world = World(region, cluster, f"deploys-{suffix}", distribution, subnets, sg, lb, other, routing)
     # The lock table exists before any deploy, as `deploy init` leaves it.
     boto3.client("dynamodb", **kw).create_table(  # type: ignore[call-overload]
         TableName=world.lock_table,
@@ -222,9 +210,7 @@ def build_world(
                 elb.create_rule(
                     ListenerArn=listener,
                     Priority=10 + 10 * index + n,
-                    Conditions=[
-                        {"Field": "host-header", "Values": [f"{service}-{n}.example.internal"]}
-                    ],
+                    Conditions=[{"Field": "host-header", "Values": [f"{service}-{n}.example.internal"]}],
                     Actions=[forward],
                 )["Rules"][0]["RuleArn"]
                 for n in range(rules)
@@ -256,9 +242,7 @@ def build_world(
                 desiredCount=count,
                 launchType="FARGATE",
                 networkConfiguration=network,
-                loadBalancers=[
-                    {"targetGroupArn": tgs[color], "containerName": service, "containerPort": 8080}
-                ],
+                loadBalancers=[{"targetGroupArn": tgs[color], "containerName": service, "containerPort": 8080}],
             )
         world.services[service] = ServiceWorld(
             service,

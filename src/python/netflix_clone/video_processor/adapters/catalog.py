@@ -10,12 +10,7 @@ from typing import Any, Optional, Protocol
 import msgspec
 
 from netflix_clone.contracts.catalog import CATALOG_COLUMNS as _COLUMNS
-from netflix_clone.contracts.catalog import (
-    POSTGRES_CATALOG_DDL,
-    SQLITE_CATALOG_DDL,
-    CatalogRecord,
-    RenditionRecord,
-)
+from netflix_clone.contracts.catalog import POSTGRES_CATALOG_DDL, SQLITE_CATALOG_DDL, CatalogRecord, RenditionRecord
 
 __all__ = ["CatalogStore", "PostgresCatalog", "SqliteCatalog"]
 
@@ -113,9 +108,7 @@ class PostgresCatalog:
 
     def all(self) -> list[CatalogRecord]:
         with self.conn.cursor() as cur:
-            cur.execute(
-                f"SELECT {','.join(_COLUMNS)} FROM catalog_titles ORDER BY title_id"
-            )  # nosec B608
+            cur.execute(f"SELECT {','.join(_COLUMNS)} FROM catalog_titles ORDER BY title_id")  # nosec B608
             return [_record(r) for r in cur.fetchall()]
 
     def close(self) -> None:

@@ -198,8 +198,7 @@ def ladder_command(
             "+bitexact",
         ]
     stream_map = [
-        f"v:{i},agroup:aud,name:{rung.name}" if has_audio else f"v:{i},name:{rung.name}"
-        for i, rung in enumerate(rungs)
+        f"v:{i},agroup:aud,name:{rung.name}" if has_audio else f"v:{i},name:{rung.name}" for i, rung in enumerate(rungs)
     ]
     if has_audio:
         stream_map.append("a:0,agroup:aud,name:audio")
@@ -226,9 +225,7 @@ def ladder_command(
     return args
 
 
-_FIRST_PASS_SHARE = (
-    0.3  # of the progress bar: x264's fast first pass costs about 40 % of the second
-)
+_FIRST_PASS_SHARE = 0.3  # of the progress bar: x264's fast first pass costs about 40 % of the second
 
 
 def _combine(runs: list[FfmpegRun]) -> FfmpegRun:
@@ -298,9 +295,5 @@ def encode_separately(
     for i, rung in enumerate(rungs):
         # Audio once, as in the one-pass ladder, so only the video work differs.
         pass_info = info if i == 0 else replace(info, audio=())
-        runs.append(
-            encode_ladder(
-                source, pass_info, [rung], os.path.join(out_dir, rung.name + "-alone"), options
-            )
-        )
+        runs.append(encode_ladder(source, pass_info, [rung], os.path.join(out_dir, rung.name + "-alone"), options))
     return runs

@@ -90,9 +90,7 @@ def run_ffmpeg(
         preexec_fn=_die_with_parent,
     )
     tail: deque[str] = deque(maxlen=12)
-    assert (
-        process.stderr is not None and process.stdout is not None
-    )  # nosec B101 - PIPE given above
+    assert process.stderr is not None and process.stdout is not None  # nosec B101 - PIPE given above
     stderr_reader = threading.Thread(target=lambda: tail.extend(process.stderr or ()), daemon=True)
     stderr_reader.start()
     updates = 0
@@ -117,12 +115,7 @@ def run_ffmpeg(
     guard.start()
     for line in process.stdout:
         key, _, value = line.strip().partition("=")
-        if (
-            key == "out_time_us"
-            and progress is not None
-            and duration_s
-            and value.lstrip("-").isdigit()
-        ):
+        if key == "out_time_us" and progress is not None and duration_s and value.lstrip("-").isdigit():
             updates += 1
             progress(max(0.0, min(1.0, int(value) / 1e6 / duration_s)))
         elif key == "progress" and value == "end" and progress is not None:
@@ -137,9 +130,7 @@ def run_ffmpeg(
     cpu = usage.ru_utime + usage.ru_stime
     detail = " | ".join(line.strip() for line in tail if line.strip())
     if killed_for:
-        raise FfmpegError(
-            f"ffmpeg {killed_for}", detail, timed_out=killed_for.startswith("timed out")
-        )
+        raise FfmpegError(f"ffmpeg {killed_for}", detail, timed_out=killed_for.startswith("timed out"))
     if returncode != 0:
         raise FfmpegError(f"ffmpeg exited with status {returncode}", detail)
     return FfmpegRun(time.perf_counter() - started, cpu, updates)

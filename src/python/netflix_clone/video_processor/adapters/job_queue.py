@@ -97,9 +97,7 @@ class JobQueue(Protocol):
     def claim(self, worker: str, lease_s: float) -> Optional[Job]:
         ...
 
-    def heartbeat(
-        self, job_id: int, worker: str, progress: float, stage: str, lease_s: float
-    ) -> bool:
+    def heartbeat(self, job_id: int, worker: str, progress: float, stage: str, lease_s: float) -> bool:
         ...
 
     def succeed(self, job_id: int, worker: str, result: dict[str, Any]) -> bool:
@@ -162,9 +160,7 @@ class _LeasedWrites:
         """SQL for the time ``seconds`` from now, and its bound value."""
         raise NotImplementedError
 
-    def heartbeat(
-        self, job_id: int, worker: str, progress: float, stage: str, lease_s: float
-    ) -> bool:
+    def heartbeat(self, job_id: int, worker: str, progress: float, stage: str, lease_s: float) -> bool:
         until, value = self._later(lease_s)
         p = self._P
         return self._owned_update(
@@ -336,9 +332,7 @@ CREATE TABLE IF NOT EXISTS video_jobs (
 CREATE INDEX IF NOT EXISTS video_jobs_claimable ON video_jobs (state, not_before);
 """
 
-_PG_NOW = (
-    "extract(epoch from clock_timestamp())"  # the database's clock, shared by every worker host
-)
+_PG_NOW = "extract(epoch from clock_timestamp())"  # the database's clock, shared by every worker host
 
 
 class PostgresPool:
@@ -384,10 +378,7 @@ class PostgresPool:
             if conn is not None:
                 # Back to the pool only if it is open and idle (not left inside a transaction by
                 # an exception); otherwise closed, and the next borrower opens a fresh one.
-                clean = (
-                    not conn.closed
-                    and conn.info.transaction_status == psycopg2.extensions.TRANSACTION_STATUS_IDLE
-                )
+                clean = not conn.closed and conn.info.transaction_status == psycopg2.extensions.TRANSACTION_STATUS_IDLE
                 with self._lock:
                     keep = clean and not self._closed
                     if keep:
@@ -497,9 +488,7 @@ class PostgresJobQueue(_LeasedWrites):
 
     def get(self, job_id: int) -> Optional[Job]:
         with self.connection() as conn, conn.cursor() as cur:
-            cur.execute(
-                f"SELECT {','.join(_FIELDS)} FROM video_jobs WHERE id=%s", (job_id,)
-            )  # nosec B608
+            cur.execute(f"SELECT {','.join(_FIELDS)} FROM video_jobs WHERE id=%s", (job_id,))  # nosec B608
             row = cur.fetchone()
         return _job(row) if row else None
 

@@ -8,12 +8,7 @@ from typing import Any, Optional
 
 import av
 
-from netflix_clone.video_processor.domain.media import (
-    AudioStream,
-    InvalidMedia,
-    MediaInfo,
-    VideoStream,
-)
+from netflix_clone.video_processor.domain.media import AudioStream, InvalidMedia, MediaInfo, VideoStream
 
 __all__ = ["probe"]
 
@@ -55,9 +50,7 @@ def _frame_rate(stream: Any) -> float:
 def _looks_like_media_header(path: str) -> bool:
     with open(path, "rb") as handle:
         head = handle.read(12)
-    return (
-        head[4:8] in (b"ftyp", b"moov", b"mdat", b"free", b"wide") or head[:4] == b"\x1aE\xdf\xa3"
-    )
+    return head[4:8] in (b"ftyp", b"moov", b"mdat", b"free", b"wide") or head[:4] == b"\x1aE\xdf\xa3"
 
 
 def probe(path: str, scan_packets: bool = True) -> MediaInfo:
@@ -81,9 +74,7 @@ def probe(path: str, scan_packets: bool = True) -> MediaInfo:
                 "truncated",
                 f"{os.path.basename(path)} starts like a media file but cannot be read ({exc})",
             ) from None
-        raise InvalidMedia(
-            "not_a_video", f"{os.path.basename(path)} is not a media file ({exc})"
-        ) from None
+        raise InvalidMedia("not_a_video", f"{os.path.basename(path)} is not a media file ({exc})") from None
     with container:
         fmt = container.format.name
         duration = float(container.duration) / 1e6 if container.duration else 0.0
@@ -126,9 +117,7 @@ def probe(path: str, scan_packets: bool = True) -> MediaInfo:
             if video_end is not None and duration <= 0:
                 duration = video_end
             if video_end is None:
-                raise InvalidMedia(
-                    "truncated", f"{os.path.basename(path)} holds no readable video packets"
-                )
+                raise InvalidMedia("truncated", f"{os.path.basename(path)} holds no readable video packets")
     return MediaInfo(path, size, fmt, duration, video, audio, video_end, video_kbps)
 
 

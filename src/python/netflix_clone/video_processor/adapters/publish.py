@@ -162,9 +162,7 @@ class LocalPublisher:
 
     def publish(self, staged: str, prefix: str) -> Published:
         if not os.path.exists(os.path.join(staged, MANIFEST)):
-            raise PublishError(
-                f"{staged} has no {MANIFEST}; refusing to publish an incomplete ladder"
-            )
+            raise PublishError(f"{staged} has no {MANIFEST}; refusing to publish an incomplete ladder")
         final = self._path(prefix)
         new = {rel: sha256_file(path) for rel, path in _files(staged)}
         os.makedirs(os.path.dirname(final), exist_ok=True)
@@ -209,9 +207,7 @@ class S3Publisher:
         self.base_prefix = base_prefix.strip("/")
         if self.base_prefix:
             check_prefix(self.base_prefix)  # operator-set, but it becomes part of every key
-        self.work_dir = work_dir or os.path.join(
-            os.path.expanduser("~"), ".cache", "netflix-clone", "video-staging"
-        )
+        self.work_dir = work_dir or os.path.join(os.path.expanduser("~"), ".cache", "netflix-clone", "video-staging")
         self.max_workers = max_workers
 
     def _key(self, prefix: str, rel: str = "") -> str:
@@ -231,9 +227,7 @@ class S3Publisher:
 
     def published_manifest(self, prefix: str) -> Optional[dict[str, Any]]:
         try:
-            body = self.client.get_object(Bucket=self.bucket, Key=self._key(prefix, MANIFEST))[
-                "Body"
-            ].read()
+            body = self.client.get_object(Bucket=self.bucket, Key=self._key(prefix, MANIFEST))["Body"].read()
         except self.client.exceptions.NoSuchKey:
             return None
         manifest: dict[str, Any] = json.loads(body)
@@ -255,15 +249,9 @@ class S3Publisher:
 
     def _put(self, rel: str, path: str, prefix: str, digest: str) -> None:
         extension = os.path.splitext(rel)[1]
-        content_type = (
-            _TYPES.get(extension) or mimetypes.guess_type(rel)[0] or "application/octet-stream"
-        )
+        content_type = _TYPES.get(extension) or mimetypes.guess_type(rel)[0] or "application/octet-stream"
         # Playlists and the manifest are small and must never be served stale after a republish.
-        cache = (
-            "max-age=60"
-            if extension in (".m3u8", ".json")
-            else "public, max-age=31536000, immutable"
-        )
+        cache = "max-age=60" if extension in (".m3u8", ".json") else "public, max-age=31536000, immutable"
         self.client.upload_file(
             path,
             self.bucket,
@@ -279,9 +267,7 @@ class S3Publisher:
         files = dict(_files(staged))
         missing = [name for name in COMMIT_LAST if name not in files]
         if missing:
-            raise PublishError(
-                f"{staged} lacks {', '.join(missing)}; refusing to publish an incomplete ladder"
-            )
+            raise PublishError(f"{staged} lacks {', '.join(missing)}; refusing to publish an incomplete ladder")
         digests = {rel: sha256_file(path) for rel, path in files.items()}
         existing = self._listing(prefix)
         counts = {"uploaded": 0, "unchanged": 0, "replaced": 0}
@@ -315,6 +301,4 @@ class S3Publisher:
         seen = self._listing(prefix)
         wrong = sorted(rel for rel, size in expected.items() if seen.get(rel) != size)
         if wrong:
-            raise PublishError(
-                f"{len(wrong)} object(s) missing or short after upload, e.g. {wrong[:3]}"
-            )
+            raise PublishError(f"{len(wrong)} object(s) missing or short after upload, e.g. {wrong[:3]}")

@@ -84,9 +84,7 @@ def _stats(image: Image.Image, t: float) -> FrameStats:
     return FrameStats(time_s=t, mean=float(luma.mean()), std=float(luma.std()))
 
 
-def make_thumbnails(
-    source: str, duration_s: float, out_dir: str, options: ThumbnailOptions
-) -> ThumbnailSet:
+def make_thumbnails(source: str, duration_s: float, out_dir: str, options: ThumbnailOptions) -> ThumbnailSet:
     os.makedirs(os.path.join(out_dir, "thumbs"), exist_ok=True)
     with av.open(source) as container:
         stream = container.streams.video[0]
@@ -117,11 +115,7 @@ def make_thumbnails(
         tile_w = options.tile_width
         tile_h = even(tile_w * poster_image.height / poster_image.width)
         # Short clips get at least ten tiles, so scrubbing previews stay useful.
-        interval = (
-            options.interval_s
-            if duration_s >= 10 * options.interval_s
-            else max(0.5, duration_s / 10)
-        )
+        interval = options.interval_s if duration_s >= 10 * options.interval_s else max(0.5, duration_s / 10)
         tiles, sheet_size = sprite_layout(duration_s, interval, tile_w, tile_h, options.columns)
         sheet = Image.new("RGB", sheet_size)
         paths = []

@@ -26,13 +26,7 @@ import av
 from netflix_clone.video_processor.adapters.ffmpeg import FfmpegRun, ProgressCallback, run_ffmpeg
 from netflix_clone.video_processor.domain.ladder import CODECS
 from netflix_clone.video_processor.domain.media import MediaInfo
-from netflix_clone.video_processor.domain.per_title import (
-    TrialOptions,
-    TrialPlan,
-    TrialPoint,
-    calibrate,
-    trial_point,
-)
+from netflix_clone.video_processor.domain.per_title import TrialOptions, TrialPlan, TrialPoint, calibrate, trial_point
 
 __all__ = ["TrialRun", "run_trials"]
 
@@ -129,17 +123,14 @@ def run_trials(
     trials = [(res, crf) for res in plan.resolutions for crf in plan.crfs[res]]
     files = [os.path.join(work_dir, f"trial_{w}x{h}_crf{crf}.{ext}") for (w, h), crf in trials]
     cal = plan.calibration
-    cal_files = [
-        os.path.join(work_dir, f"calibration_crf{crf}.{ext}") for crf in (cal.crfs if cal else ())
-    ]
+    cal_files = [os.path.join(work_dir, f"calibration_crf{crf}.{ext}") for crf in (cal.crfs if cal else ())]
 
     # 1. Encode: one decode of the chunks, one scale per resolution, one encoder per trial; the
     #    calibration encode reads its own spans in the same process.
     n_chunks = len(plan.chunks)
     graph = [_joined(plan.chunks, 0, "src")]
     graph.append(
-        f"[src]split={len(plan.resolutions)}"
-        + "".join(f"[r{i}]" for i in range(len(plan.resolutions)))
+        f"[src]split={len(plan.resolutions)}" + "".join(f"[r{i}]" for i in range(len(plan.resolutions)))
         if len(plan.resolutions) > 1
         else "[src]null[r0]"
     )
@@ -147,9 +138,7 @@ def run_trials(
         n = len(plan.crfs[(w, h)])
         chain = f"[r{i}]scale={w}:{h}:flags=lanczos,setsar=1"
         graph.append(
-            f"{chain},split={n}" + "".join(f"[t{i}_{j}]" for j in range(n))
-            if n > 1
-            else f"{chain},null[t{i}_0]"
+            f"{chain},split={n}" + "".join(f"[t{i}_{j}]" for j in range(n)) if n > 1 else f"{chain},null[t{i}_0]"
         )
     inputs = _span_inputs(source, plan.chunks)
     if cal is not None:
@@ -202,10 +191,7 @@ def run_trials(
     logs = [os.path.join(work_dir, f"vmaf_{k}.json") for k in range(n_trials)]
 
     def vmaf(every: int) -> str:
-        return (
-            "libvmaf=model=version=vmaf_v0.6.1:n_threads=1:shortest=1:log_fmt=json"
-            f":n_subsample={max(1, every)}"
-        )
+        return "libvmaf=model=version=vmaf_v0.6.1:n_threads=1:shortest=1:log_fmt=json" f":n_subsample={max(1, every)}"
 
     upscale = f"scale={width}:{height}:flags=bicubic,setsar=1,format=yuv420p"
     for k in range(n_trials):
@@ -252,12 +238,8 @@ def run_trials(
         title: list[TrialPoint] = []
         for crf, path, log in zip(cal.crfs, cal_files, cal_logs):
             sizes, keys = _frame_sizes(path)
-            title.append(
-                trial_point(*cal.resolution, crf, _pooled_vmaf(log), sizes, keys, plan, fps)
-            )
-        factors, points = calibrate(
-            points, cal.resolution, [(t.bitrate_kbps, t.vmaf) for t in title]
-        )
+            title.append(trial_point(*cal.resolution, crf, _pooled_vmaf(log), sizes, keys, plan, fps))
+        factors, points = calibrate(points, cal.resolution, [(t.bitrate_kbps, t.vmaf) for t in title])
         calibration = {
             "resolution": f"{cal.resolution[0]}x{cal.resolution[1]}",
             "title_points": [t.as_dict() for t in title],

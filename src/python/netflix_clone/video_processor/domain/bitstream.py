@@ -66,9 +66,7 @@ def _unescape(payload: bytes) -> bytes:
 
 
 def _h264(profile: int, constraints: int, level: int) -> StreamConfig:
-    return StreamConfig(
-        "h264", profile, level, avc_codecs(profile, constraints, level), constraints
-    )
+    return StreamConfig("h264", profile, level, avc_codecs(profile, constraints, level), constraints)
 
 
 def sps_from_annexb(data: bytes) -> Optional[StreamConfig]:

@@ -133,14 +133,10 @@ MEZZANINE_CODECS = frozenset(
     {"prores", "dnxhd", "mjpeg", "rawvideo", "ffv1", "huffyuv", "utvideo", "jpeg2000", "png",
      "v210", "qtrle", "cfhd", "hap", "magicyuv", "r210", "v410"}
 )  # fmt: skip
-MIN_RUNG_STEP = (
-    1.15  # capped rungs closer than this to their lower neighbour are not worth a switch
-)
+MIN_RUNG_STEP = 1.15  # capped rungs closer than this to their lower neighbour are not worth a switch
 
 # Container overhead per rendition, measured on our ffmpeg's HLS muxer (see mux_overhead_kbps).
-_TS_BYTES_PER_FRAME = (
-    122.0  # PES header, access unit delimiter, PCR, and the half-filled last packet
-)
+_TS_BYTES_PER_FRAME = 122.0  # PES header, access unit delimiter, PCR, and the half-filled last packet
 _TS_PROPORTIONAL = 0.022  # 4-byte header per 184-byte payload
 _FMP4_BYTES_PER_FRAME = 13.0  # trun entry, plus moof/mdat headers spread over the fragment
 
@@ -186,9 +182,7 @@ class SourceBudget:
     frame_rate: float
 
 
-def source_cap_kbps(
-    source: SourceBudget, width: int, height: int, frame_rate: float, codec: str
-) -> Optional[float]:
+def source_cap_kbps(source: SourceBudget, width: int, height: int, frame_rate: float, codec: str) -> Optional[float]:
     """The highest elementary-stream rate a rung of this size can justify from ``source``, or None.
 
     The source's rate is converted to the target codec (an HEVC source at 4 Mbit/s holds what H.264
@@ -215,9 +209,7 @@ class Rung:
     maxrate_kbps: int  # VBV peak rate and buffer, on the elementary stream
     bufsize_kbps: int
     codec: str = "h264"
-    level: int = (
-        0  # lowest level for size, rate and VBV: level_idc / general_level_idc / seq_level_idx
-    )
+    level: int = 0  # lowest level for size, rate and VBV: level_idc / general_level_idc / seq_level_idx
     container: str = "ts"
     predicted_vmaf: Optional[float] = None  # per-title mode: the hull's estimate
     capped_from_kbps: Optional[int] = None  # the table's rate, when the source cap lowered it
@@ -294,9 +286,7 @@ def rung_level(
     h264: H264Encoding = H264Encoding(),
 ) -> int:
     if codec == "h264":
-        return h264_level(
-            width, height, frame_rate, maxrate_kbps, bufsize_kbps, h264.dpb_frames, h264.cpb_factor
-        )
+        return h264_level(width, height, frame_rate, maxrate_kbps, bufsize_kbps, h264.dpb_frames, h264.cpb_factor)
     if codec == "hevc":
         return hevc_level(width, height, frame_rate, maxrate_kbps, bufsize_kbps)
     return av1_level(width, height, frame_rate, maxrate_kbps)

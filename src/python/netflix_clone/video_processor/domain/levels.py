@@ -174,9 +174,7 @@ def h264_level(
     num, den = _fps_fraction(fps)
     mbps = mb_w * mb_h * num // den
     for level in H264_LEVELS:
-        if _x264_checks(
-            level, mb_w, mb_h, mbps, maxrate_kbps, bufsize_kbps, dpb_frames, cpb_factor
-        ):
+        if _x264_checks(level, mb_w, mb_h, mbps, maxrate_kbps, bufsize_kbps, dpb_frames, cpb_factor):
             if level.idc == 9 and cpb_factor < 5:
                 return 11  # Baseline/Main signal 1b as level_idc 11 with constraint_set3
             return level.idc

@@ -50,9 +50,7 @@ class VideoStream:
     height: int
     frame_rate: float
     pix_fmt: Optional[str] = None
-    rotation: int = (
-        0  # display-matrix rotation in degrees (0/90/180/270); ffmpeg applies it on decode
-    )
+    rotation: int = 0  # display-matrix rotation in degrees (0/90/180/270); ffmpeg applies it on decode
     bit_rate: Optional[int] = None
 
     @property
@@ -167,9 +165,7 @@ def validate(info: MediaInfo, limits: MediaLimits) -> None:
         raise InvalidMedia("no_video_stream", f"{info.container} file has {kinds}")
     if video.codec not in limits.video_codecs:
         allowed = ", ".join(sorted(limits.video_codecs))
-        raise InvalidMedia(
-            "unsupported_codec", f"video codec {video.codec!r} is not one of: {allowed}"
-        )
+        raise InvalidMedia("unsupported_codec", f"video codec {video.codec!r} is not one of: {allowed}")
     width, height = video.display_size
     if (
         min(width, height) < limits.min_dimension

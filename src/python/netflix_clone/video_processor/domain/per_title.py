@@ -40,12 +40,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Optional
 
-from netflix_clone.video_processor.domain.ladder import (
-    Rung,
-    delivered_kbps,
-    encoder_kbps,
-    make_rung,
-)
+from netflix_clone.video_processor.domain.ladder import Rung, delivered_kbps, encoder_kbps, make_rung
 from netflix_clone.video_processor.domain.levels import H264Encoding
 
 __all__ = [
@@ -208,9 +203,7 @@ class TrialPlan:
         return out
 
 
-def _spread_resolutions(
-    candidates: Sequence[tuple[int, int]], count: int
-) -> tuple[tuple[int, int], ...]:
+def _spread_resolutions(candidates: Sequence[tuple[int, int]], count: int) -> tuple[tuple[int, int], ...]:
     """Up to ``count`` sizes evenly spaced in log-pixels, always the smallest and the largest."""
     ordered = sorted(set(candidates), key=lambda wh: wh[0] * wh[1])
     if len(ordered) <= count:
@@ -227,9 +220,7 @@ def _spread_resolutions(
     return tuple(sorted(chosen, key=lambda wh: wh[0] * wh[1]))
 
 
-def _spread(
-    duration_s: float, frame_rate: float, total_s: float, count: int
-) -> tuple[tuple[float, float], ...]:
+def _spread(duration_s: float, frame_rate: float, total_s: float, count: int) -> tuple[tuple[float, float], ...]:
     """``count`` spans of equal length totalling ``total_s``, spread evenly, on frame boundaries."""
     frames = max(1, int(round(total_s / count * frame_rate)))
     length = frames / frame_rate
@@ -353,9 +344,7 @@ def trial_point(
     sample_kbps = sum(sizes) * 8 / 1000 / (len(sizes) / frame_rate)
     if key_sizes and other:
         share = plan.final_key_fraction
-        per_frame = (sum(other) / len(other)) * (1 - share) + (
-            sum(key_sizes) / len(key_sizes)
-        ) * share
+        per_frame = (sum(other) / len(other)) * (1 - share) + (sum(key_sizes) / len(key_sizes)) * share
     else:
         per_frame = sum(sizes) / len(sizes)
     kbps = per_frame * 8 * frame_rate / 1000
@@ -381,8 +370,7 @@ def calibrate(
     if len(curve.xs) < 2 or not usable:
         return [], list(points)
     factors: list[tuple[float, float]] = sorted(
-        (vmaf, max(0.4, min(2.5, kbps / float(2.0 ** curve.inverse(vmaf)))))
-        for kbps, vmaf in usable
+        (vmaf, max(0.4, min(2.5, kbps / float(2.0 ** curve.inverse(vmaf))))) for kbps, vmaf in usable
     )
 
     def factor_at(vmaf: float) -> float:
@@ -395,10 +383,7 @@ def calibrate(
         return factors[-1][1]
 
     scaled = [
-        TrialPoint(
-            p.width, p.height, p.bitrate_kbps * factor_at(p.vmaf), p.vmaf, p.crf, p.sample_kbps
-        )
-        for p in points
+        TrialPoint(p.width, p.height, p.bitrate_kbps * factor_at(p.vmaf), p.vmaf, p.crf, p.sample_kbps) for p in points
     ]
     return factors, scaled
 
@@ -409,9 +394,7 @@ def _cross(o: tuple[float, float], a: tuple[float, float], b: tuple[float, float
 
 def rate_quality_hull(points: list[TrialPoint]) -> list[TrialPoint]:
     """Upper convex hull in (log2 bitrate, VMAF), increasing in both; dominated points removed."""
-    usable = sorted(
-        (p for p in points if p.bitrate_kbps > 0), key=lambda p: (p.bitrate_kbps, -p.vmaf)
-    )
+    usable = sorted((p for p in points if p.bitrate_kbps > 0), key=lambda p: (p.bitrate_kbps, -p.vmaf))
     if not usable:
         raise PlanError("no trial points with a positive bitrate")
     frontier: list[TrialPoint] = []
@@ -467,9 +450,7 @@ class _Curve:
         if n < 2:
             return cls(tuple(xs), tuple(ys), (0.0,) * n)
         d = [(ys[i + 1] - ys[i]) / (xs[i + 1] - xs[i]) for i in range(n - 1)]
-        m = [d[0]] + [
-            0.0 if d[i - 1] * d[i] <= 0 else (d[i - 1] + d[i]) / 2 for i in range(1, n - 1)
-        ]
+        m = [d[0]] + [0.0 if d[i - 1] * d[i] <= 0 else (d[i - 1] + d[i]) / 2 for i in range(1, n - 1)]
         m.append(d[-1])
         for i in range(n - 1):
             if d[i] == 0:
@@ -652,10 +633,7 @@ def select_rungs(
     if top - lo < 1e-9 or count == 1:
         xs = [top] if count == 1 or top - lo < 1e-9 else [lo, top]
     elif wanted >= limits.min_rungs and q_top - q_lo > 1e-6:
-        xs = [
-            _rate_for(curves, q_lo + (q_top - q_lo) * i / (count - 1), lo, top)
-            for i in range(count)
-        ]
+        xs = [_rate_for(curves, q_lo + (q_top - q_lo) * i / (count - 1), lo, top) for i in range(count)]
     else:
         # A flat envelope cannot give min_rungs quality steps: spread the rest evenly in log rate.
         xs = [lo + (top - lo) * i / (count - 1) for i in range(count)]
@@ -674,11 +652,7 @@ def select_rungs(
                 rate = cap
         predicted = curves[res].at(math.log2(rate))
         nominal = delivered_kbps(container, fps(res), rate)
-        rungs.append(
-            make_rung(
-                codec, res[0], res[1], fps(res), nominal, peak_ratio, predicted, container, h264
-            )
-        )
+        rungs.append(make_rung(codec, res[0], res[1], fps(res), nominal, peak_ratio, predicted, container, h264))
     # A cap can bring neighbours together: keep rungs at least min_rate_ratio apart, top first.
     kept: list[Rung] = []
     for rung in sorted(rungs, key=lambda r: r.bitrate_kbps, reverse=True):

@@ -110,17 +110,11 @@ def parse_media_playlist(text: str) -> MediaPlaylist:
     for segment in segments:
         # RFC 8216 4.3.3.1: every EXTINF, rounded to the nearest integer, must be <= the target.
         if round(segment.duration_s) > target:
-            raise PlaylistError(
-                f"segment {segment.uri} lasts {segment.duration_s} s > target {target} s"
-            )
-    return MediaPlaylist(
-        target, tuple(segments), playlist_type, ended, version, map_uri, independent
-    )
+            raise PlaylistError(f"segment {segment.uri} lasts {segment.duration_s} s > target {target} s")
+    return MediaPlaylist(target, tuple(segments), playlist_type, ended, version, map_uri, independent)
 
 
-def measure_bandwidth(
-    playlist: MediaPlaylist, sizes: dict[str, int], init_size: int = 0
-) -> tuple[int, int]:
+def measure_bandwidth(playlist: MediaPlaylist, sizes: dict[str, int], init_size: int = 0) -> tuple[int, int]:
     """(peak, average) bits per second over the playlist's segments, given each segment's bytes."""
     if not playlist.segments:
         raise PlaylistError("playlist has no segments")
