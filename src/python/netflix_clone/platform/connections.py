@@ -15,6 +15,7 @@ import psycopg2.extensions
 import redis
 import redis.cluster
 
+from netflix_clone.platform.errors import BackendUnavailable
 from netflix_clone.platform.retry import RetryExhausted, retry_call
 
 if TYPE_CHECKING:  # cassandra-driver is imported lazily: only deployments with Cassandra need it.
@@ -28,17 +29,6 @@ __all__ = [
     "postgres_address",
     "redis_address",
 ]
-
-
-class BackendUnavailable(ConnectionError):
-    def __init__(self, backend: str, address: str, attempts: int, cause: BaseException) -> None:
-        self.backend = backend
-        self.address = address
-        self.attempts = attempts
-        super().__init__(
-            f"{backend} at {address} is unreachable after {attempts} attempt(s): "
-            f"{type(cause).__name__}: {str(cause).strip()}"
-        )
 
 
 def postgres_address(dsn: str) -> str:

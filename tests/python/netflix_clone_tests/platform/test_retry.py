@@ -45,3 +45,30 @@ def test_errors_outside_retry_on_propagate_immediately() -> None:
     with pytest.raises(KeyError):
         retry_call(wrong, what="x", attempts=3, retry_on=(OSError,), sleep=lambda _: None)
     assert len(calls) == 1
+
+
+def test_results_can_ask_for_a_retry_and_the_last_one_is_returned() -> None:
+    statuses = iter([503, 429, 503, 503])
+    sleeps: list[float] = []
+    result = retry_call(
+        lambda: next(statuses),
+        what="POST webhook",
+        attempts=3,
+        retry_result=lambda s: s == 429 or s >= 500,
+        wait_for=lambda s: 7.0 if s == 429 else None,  # Retry-After
+        max_delay=5.0,
+        sleep=sleeps.append,
+    )
+    assert result == 503  # the attempts ran out: the caller judges the last answer
+    assert len(sleeps) == 2 and sleeps[1] == 5.0  # Retry-After capped at max_delay
+
+
+def test_without_jitter_the_waits_double() -> None:
+    sleeps: list[float] = []
+
+    def always() -> None:
+        raise OSError("down")
+
+    with pytest.raises(RetryExhausted):
+        retry_call(always, what="x", attempts=4, base_delay=0.5, max_delay=1.5, jitter=False, sleep=sleeps.append)
+    assert sleeps == [0.5, 1.0, 1.5]

@@ -45,3 +45,30 @@ def test_reads_the_process_environment_by_default(monkeypatch: pytest.MonkeyPatc
     settings = load_settings(ExampleSettings)
     assert settings.name == "from-env"
     assert settings.redis_url == "redis://127.0.0.1:6379/1"
+
+
+def test_shared_variables_keep_one_name_and_the_table_lists_them() -> None:
+    from netflix_clone.platform.settings import ServiceSettings, env_table, shared
+
+    class Svc(ServiceSettings):
+        model_config = SettingsConfigDict(env_prefix="NFC_SVC_")
+
+        workers: int = Field(2, ge=1, description="worker processes")
+        postgres_dsn: Optional[str] = shared("NFC_POSTGRES_DSN", None, "PostgreSQL DSN")
+
+    settings = load_settings(Svc, {"NFC_SVC_WORKERS": "3", "NFC_POSTGRES_DSN": "dbname=x", "NFC_LOG_LEVEL": "info"})
+    assert (settings.workers, settings.postgres_dsn, settings.log_level) == (3, "dbname=x", "INFO")
+    with pytest.raises(SettingsError, match="NFC_SVC_POSTGRES_DSN: unknown setting"):
+        load_settings(Svc, {"NFC_SVC_POSTGRES_DSN": "dbname=x"})  # the shared name, not a prefixed one
+    table = env_table(Svc).splitlines()
+    assert table[2:] == [
+        "| `NFC_LOG_LEVEL` | `WARNING` | log level (DEBUG, INFO, WARNING, ERROR); JSON lines on stderr |",
+        "| `NFC_SVC_WORKERS` | `2` | worker processes |",
+        "| `NFC_POSTGRES_DSN` | `unset` | PostgreSQL DSN |",
+    ]
+
+
+def test_a_password_in_a_bad_value_is_not_echoed() -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(ExampleSettings, {"EXAMPLE_NAME": "x", "EXAMPLE_PORT": "postgresql://u:hunter22@h/db"})
+    assert "hunter22" not in str(caught.value) and "EXAMPLE_PORT" in str(caught.value)
