@@ -9,7 +9,7 @@ A service's ``cli.py`` builds its parser from its settings and hands its dispatc
 flags that default from them, parses (usage errors are one redacted line, exit 2), configures JSON
 logging at ``--log-level``/``NFC_LOG_LEVEL`` with secrets redacted, calls ``args.func(args)`` and maps
 whatever it raises: a :class:`~netflix_clone.platform.errors.PlatformError` to its exit code and one
-line (``--json``: one object on stdout), SIGINT to 130, anything else - a bug - to exit 1 with the
+line on stderr (with ``--json`` also one object on stdout), SIGINT to 130, anything else - a bug - to exit 1 with the
 traceback. The outcome line and JSON object have the same shape for every service::
 
     {"outcome": "failed", "exit_code": 1, "reason": "Redis at 127.0.0.1:6399/0 is unreachable ..."}
@@ -55,11 +55,11 @@ def fail_line(prog: str, exc: BaseException, redactor: Redactor) -> str:
 
 
 def emit(payload: dict[str, Any], line: str, *, as_json: bool, redactor: Redactor, stream: Any = None) -> None:
-    """Print an outcome: the JSON object on stdout with ``--json``, else ``line`` on ``stream``."""
+    """Print an outcome: ``line`` for people on stderr, always; with ``--json`` also the JSON object on
+    stdout (so CI logs read the same and a parser of stdout gets exactly one object)."""
+    print(redactor.redact(line), file=stream or sys.stderr, flush=True)
     if as_json:
         print(json.dumps(redactor.redact_obj(payload), indent=2, default=str), flush=True)
-    else:
-        print(redactor.redact(line), file=stream or sys.stderr, flush=True)
 
 
 def run(
