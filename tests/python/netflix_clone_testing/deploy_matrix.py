@@ -66,7 +66,7 @@ def _placeholders(rig: Rehearsal) -> dict[str, str]:
         "other_app_tg": rig.world.other_app_tg,
         "bogus_listener": rig.svc.listener_arn[:-4] + "dead",
         "slack": rig.slack_webhook,
-        "grafana_key": rig.secrets["GRAFANA_API_KEY"],
+        "grafana_key": rig.secrets["NFC_DEPLOY_GRAFANA_API_KEY"],
     }
 
 

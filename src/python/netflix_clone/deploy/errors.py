@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Optional
 
+from netflix_clone.platform.errors import Busy, ExitCode, Failed, PlatformError, UsageError
+
 if TYPE_CHECKING:  # pragma: no cover
     from netflix_clone.deploy.domain.state import DeployState
 
@@ -29,33 +31,60 @@ __all__ = [
     "EXIT_USAGE",
     "DeployError",
     "DeployFailed",
+    "GatewayError",
+    "IllegalTransition",
     "Interrupted",
     "LockHeld",
     "LockLost",
+    "NotifyError",
     "Rejected",
+    "StrategyError",
 ]
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_LOCKED = 3
-EXIT_POST_DEPLOY = 4
-EXIT_ROLLBACK_INCOMPLETE = 5
+# The platform's table (README "Exit codes"), under the names the deploy code reads best with.
+EXIT_OK = ExitCode.OK
+EXIT_FAILED = ExitCode.FAILED
+EXIT_USAGE = ExitCode.USAGE
+EXIT_LOCKED = ExitCode.BUSY
+EXIT_POST_DEPLOY = ExitCode.PARTIAL
+EXIT_ROLLBACK_INCOMPLETE = ExitCode.RECOVERY_INCOMPLETE
 
 
-class DeployError(RuntimeError):
+class DeployError(PlatformError):
     """Base of the expected failures: each is printed as one line, never as a traceback."""
 
     exit_code = EXIT_FAILED
 
 
-class Rejected(DeployError):
+class Rejected(DeployError, UsageError):
     """Bad input or configuration found before anything was changed."""
 
     exit_code = EXIT_USAGE
 
 
-class LockHeld(DeployError):
+class StrategyError(Rejected, ValueError):
+    """A traffic-shifting plan that cannot be followed (steps not rising to 100, ...)."""
+
+
+class IllegalTransition(DeployError):
+    """A phase change the state machine does not allow (a bug, or a record changed behind our back)."""
+
+
+class GatewayError(DeployError):
+    """An AWS call failed; ``user_error`` marks the caller's fault (bad ARN, no such table: exit 2)."""
+
+    def __init__(self, message: str, user_error: bool = False, code: str = "") -> None:
+        self.user_error = user_error
+        self.code = code
+        self.exit_code = EXIT_USAGE if user_error else EXIT_FAILED
+        super().__init__(message)
+
+
+class NotifyError(Failed):
+    """Slack or Grafana did not take a notification (never fatal to a deploy: reported)."""
+
+
+class LockHeld(DeployError, Busy):
     exit_code = EXIT_LOCKED
 
     def __init__(self, key: str, owner: str, expires_at: float, now: float) -> None:
@@ -68,7 +97,7 @@ class LockHeld(DeployError):
         )
 
 
-class LockLost(DeployError):
+class LockLost(DeployError, Busy):
     """Our lease expired or was taken: another run may be acting, so this one must not."""
 
     exit_code = EXIT_LOCKED
@@ -90,7 +119,7 @@ class DeployFailed(DeployError):
         self.reason = reason
         self.state = state
         self.restored = restored
-        self.exit_code = 1 if restored else EXIT_ROLLBACK_INCOMPLETE
+        self.exit_code = EXIT_FAILED if restored else EXIT_ROLLBACK_INCOMPLETE
         super().__init__(reason)
 
 

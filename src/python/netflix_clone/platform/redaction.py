@@ -24,8 +24,8 @@ __all__ = ["SECRET_ENV_VARS", "Redactor", "redact_url"]
 
 # Environment variables whose values are secrets wherever they appear.
 SECRET_ENV_VARS = (
-    "SLACK_WEBHOOK",
-    "GRAFANA_API_KEY",
+    "NFC_DEPLOY_SLACK_WEBHOOK",
+    "NFC_DEPLOY_GRAFANA_API_KEY",
     "AWS_SECRET_ACCESS_KEY",
     "AWS_SESSION_TOKEN",
     "GITHUB_TOKEN",

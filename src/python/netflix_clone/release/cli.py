@@ -11,44 +11,42 @@
       Checks every commit message of <range> (`A..B`; a single ref means `<ref>..HEAD`) and optional
       extra headers (a pull request's title, which becomes the squash commit's header).
 
-Exit codes (release): 0 tagged (dry run: would tag); 1 git or Pants failed; 2 usage; 3 the working tree
-has uncommitted changes; 4 HEAD is not on the release branch; 5 nothing to release (no feat, fix, perf,
-revert of released work or breaking change since the last release, or HEAD is released already);
-6 the tag exists already.
-Exit codes (lint-commits): 0 every message passes; 1 some fail (reasons per commit); 2 usage or bad range.
+Exit codes (the README's table): 0 tagged (dry run: would tag); 1 git or Pants failed; 2 usage, or a
+refusal, named in the JSON's "outcome": dirty (uncommitted changes), wrong-branch (HEAD is not on the
+release branch), nothing-to-release (no feat, fix, perf, revert of released work or breaking change since
+the last release, or HEAD is released already), tag-exists.
+lint-commits: 0 every message passes; 1 some fail (reasons per commit); 2 usage or bad range.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from netflix_clone.release.adapters.git import Git, GitError, Tag
-from netflix_clone.release.adapters.pants import Pants, PantsUnavailable, image_dirs
+from netflix_clone.platform.cli import ArgumentParser, run
+from netflix_clone.platform.errors import ExitCode
+from netflix_clone.platform.settings import add_option
+from netflix_clone.release.adapters.git import Git, Tag
+from netflix_clone.release.adapters.pants import Pants, image_dirs
 from netflix_clone.release.domain.commits import RawCommit
 from netflix_clone.release.domain.lint import DEFAULT_TYPES, LintResult, lint_commit, lint_message
-from netflix_clone.release.domain.release import NothingToRelease, ReleasePlan, plan_release, render_changelog
+from netflix_clone.release.domain.release import ReleasePlan, plan_release, render_changelog
 from netflix_clone.release.domain.services import touched_by_closure, touched_by_prefix
-from netflix_clone.release.domain.versions import Version, VersionError
+from netflix_clone.release.domain.versions import Version
+from netflix_clone.release.errors import GitError, NothingToRelease, PantsUnavailable, VersionError
+from netflix_clone.release.settings import ReleaseSettings
 
-__all__ = ["main", "EXIT_CODES"]
+__all__ = ["OUTCOMES", "main"]
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_DIRTY, EXIT_BRANCH, EXIT_NOTHING, EXIT_TAG_EXISTS = range(7)
-EXIT_CODES = {
-    EXIT_OK: "tagged",
-    EXIT_ERROR: "git or Pants failed",
-    EXIT_USAGE: "usage",
-    EXIT_DIRTY: "uncommitted changes",
-    EXIT_BRANCH: "not on the release branch",
-    EXIT_NOTHING: "nothing to release",
-    EXIT_TAG_EXISTS: "tag exists",
-}
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE
+# Why a release is refused (exit 2, nothing changed): the JSON's "outcome" and each blocker's.
+DIRTY, WRONG_BRANCH, NOTHING, TAG_EXISTS = "dirty", "wrong-branch", "nothing-to-release", "tag-exists"
+OUTCOMES = (DIRTY, WRONG_BRANCH, NOTHING, TAG_EXISTS)
 SPEC_URL = "https://www.conventionalcommits.org/en/v1.0.0/"
 
 
@@ -155,7 +153,7 @@ def _release(args: argparse.Namespace) -> int:
         _err(str(exc))
         return EXIT_USAGE
 
-    blockers: list[tuple[int, str]] = []
+    blockers: list[tuple[str, str]] = []
     try:
         dirty = git.dirty()
         branch = git.branch()
@@ -166,14 +164,16 @@ def _release(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     if dirty:
         shown = ", ".join(line.strip() for line in dirty[:5]) + (" …" if len(dirty) > 5 else "")
-        blockers.append((EXIT_DIRTY, f"the working tree has uncommitted changes ({shown})"))
+        blockers.append((DIRTY, f"the working tree has uncommitted changes ({shown})"))
     if branch != args.release_branch:
         where = f"branch {branch}" if branch else "a detached HEAD"
-        blockers.append((EXIT_BRANCH, f"HEAD is on {where}; releases are cut from {args.release_branch}"))
+        blockers.append((WRONG_BRANCH, f"HEAD is on {where}; releases are cut from {args.release_branch}"))
     if blockers and not args.dry_run:
-        for code, message in blockers:
-            _err(f"refusing to tag: {message} (exit {code})")
-        return blockers[0][0]
+        for outcome, message in blockers:
+            _err(f"refusing to tag: {message} (exit 2, {outcome})")
+        if args.json:
+            print(json.dumps(_refusal(args, blockers), indent=2))
+        return EXIT_USAGE
 
     stable = [t for t in reachable if not t.version.is_prerelease]
     previous = max(stable, key=lambda t: t.version) if stable else None
@@ -187,13 +187,12 @@ def _release(args: argparse.Namespace) -> int:
     released = [t for t in at_head if not t.version.is_prerelease]
 
     def nothing(message: str) -> int:
-        codes = [*blockers, (EXIT_NOTHING, message)]
-        for code, text in codes:
-            _err(f"refusing to tag: {text} (exit {code})")
+        reasons = [*blockers, (NOTHING, message)]
+        for outcome, text in reasons:
+            _err(f"refusing to tag: {text} (exit 2, {outcome})")
         if args.json:
-            print(json.dumps({"dry_run": args.dry_run, "tagged": False, "exit_code": codes[0][0],
-                              "blockers": [{"exit_code": c, "message": m} for c, m in codes]}, indent=2))  # fmt: skip
-        return codes[0][0]
+            print(json.dumps(_refusal(args, reasons), indent=2))
+        return EXIT_USAGE
 
     if released:
         return nothing(f"HEAD is released already as {released[0].name}")
@@ -214,7 +213,7 @@ def _release(args: argparse.Namespace) -> int:
     if same_series:
         return nothing(f"HEAD is {same_series[0].name} already; commit something first")
     if git.tag_exists(plan.tag):
-        blockers.append((EXIT_TAG_EXISTS, f"tag {plan.tag} exists already (on another commit)"))
+        blockers.append((TAG_EXISTS, f"tag {plan.tag} exists already (on another commit)"))
 
     services = _services(root, git, commits, previous, None if args.no_pants else args.pants)
     plan = plan_release(
@@ -230,7 +229,7 @@ def _release(args: argparse.Namespace) -> int:
     if args.notes_out:
         Path(args.notes_out).write_text(changelog, encoding="utf-8")
 
-    code = blockers[0][0] if blockers else EXIT_OK
+    code = EXIT_USAGE if blockers else EXIT_OK
     tagged = False
     if not args.dry_run and not blockers:
         try:
@@ -244,6 +243,9 @@ def _release(args: argparse.Namespace) -> int:
         print(
             json.dumps(
                 {
+                    "outcome": blockers[0][0]
+                    if blockers
+                    else ("tagged" if tagged else "dry-run" if args.dry_run else "failed"),
                     "dry_run": args.dry_run,
                     "tagged": tagged,
                     "exit_code": code,
@@ -263,7 +265,7 @@ def _release(args: argparse.Namespace) -> int:
                         {"sha": o.sha, "header": o.header, "reverted_by": r.sha} for o, r in plan.cancelled
                     ],
                     "changelog": changelog,
-                    "blockers": [{"exit_code": c, "message": m} for c, m in blockers],
+                    "blockers": [{"outcome": o, "message": m} for o, m in blockers],
                 },
                 indent=2,
             )
@@ -287,15 +289,25 @@ def _release(args: argparse.Namespace) -> int:
             print(f"created annotated tag {plan.tag} at {head[:12]}; publish it with: git push origin {plan.tag}")
         elif args.dry_run:
             print(f"DRY RUN - would create annotated tag {plan.tag} at {head[:12]}; nothing was changed")
-    for blocker_code, message in blockers:
+    for outcome, message in blockers:
         verb = "a real run would refuse" if args.dry_run else "refusing to tag"
-        _err(f"{verb}: {message} (exit {blocker_code})")
+        _err(f"{verb}: {message} (exit 2, {outcome})")
     return code
 
 
-def _print_lint(results: list[LintResult], as_json: bool) -> int:
+def _refusal(args: argparse.Namespace, reasons: list[tuple[str, str]]) -> dict[str, Any]:
+    return {
+        "outcome": reasons[0][0],
+        "dry_run": args.dry_run,
+        "tagged": False,
+        "exit_code": int(EXIT_USAGE),
+        "blockers": [{"outcome": o, "message": m} for o, m in reasons],
+    }
+
+
+def _print_lint(results: list[LintResult], as_json: bool, github_actions: bool = False) -> int:
     failed = [r for r in results if not r.ok]
-    annotate = os.environ.get("GITHUB_ACTIONS") == "true"
+    annotate = github_actions
     if as_json:
         print(json.dumps({"ok": not failed, "results": [r.as_dict() for r in results]}, indent=2))
     else:
@@ -336,13 +348,12 @@ def _lint(args: argparse.Namespace) -> int:
     results = [lint_commit(c, types, scopes, args.max_header_length) for c in commits]
     for subject in args.subject or []:
         results.append(lint_message(subject, "", types, scopes, args.max_header_length))
-    return _print_lint(results, args.json)
+    return _print_lint(results, args.json, args.github_actions)
 
 
-def _release_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="release", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+def _release_parser(settings: ReleaseSettings) -> argparse.ArgumentParser:
+    p = ArgumentParser(prog="release", description=__doc__)
+    add_option(p, "--log-level", settings, "log_level")
     p.add_argument("--repo", default=".", help="a directory inside the repository (default: .)")
     p.add_argument("--release-branch", default="main", help="the branch releases are cut from")
     p.add_argument("--dry-run", action="store_true", help="print everything, change nothing")
@@ -353,14 +364,16 @@ def _release_parser() -> argparse.ArgumentParser:
     p.add_argument("--pants", default="./pants", help="how to run Pants (default: ./pants)")
     p.add_argument("--no-pants", action="store_true", help="services from path prefixes only")
     p.add_argument("--sign", action="store_true", help="GPG-sign the tag (git tag -s)")
+    p.set_defaults(func=_release)
     return p
 
 
-def _lint_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+def _lint_parser(settings: ReleaseSettings) -> argparse.ArgumentParser:
+    p = ArgumentParser(
         prog="release lint-commits",
         description="Check the commit messages of a range against Conventional Commits.",
     )
+    add_option(p, "--log-level", settings, "log_level")
     p.add_argument("range", help="A..B (a single ref means <ref>..HEAD)")
     p.add_argument("--repo", default=".")
     p.add_argument("--subject", action="append", help="an extra header to check, e.g. the PR title")
@@ -368,14 +381,15 @@ def _lint_parser() -> argparse.ArgumentParser:
     p.add_argument("--scopes", help="allowed scopes, comma-separated (default: any)")
     p.add_argument("--max-header-length", type=int, default=100)
     p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_lint, github_actions=settings.github_actions)
     return p
 
 
 def main(argv: Optional[list[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["lint-commits"]:
-        return _lint(_lint_parser().parse_args(argv[1:]))
-    return _release(_release_parser().parse_args(argv))
+        return run("release lint-commits", argv[1:], _lint_parser, ReleaseSettings)
+    return run("release", argv, _release_parser, ReleaseSettings)
 
 
 if __name__ == "__main__":

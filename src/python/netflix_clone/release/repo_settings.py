@@ -1,7 +1,7 @@
 """repo-settings: branch protection kept in the repository and applied through GitHub's REST API.
 
   repo-settings apply [--dry-run]   compare the file with what GitHub has; PUT only when they differ
-  repo-settings diff                the same comparison; exit 3 when they differ (drift detection)
+  repo-settings diff                the same comparison; exit 1 when they differ (drift detection)
   repo-settings show                what GitHub has, normalised (the form the comparison uses)
   repo-settings verify-checks       offline: every required check is a job that runs on pull requests
 
@@ -11,8 +11,9 @@ GITHUB_TOKEN (or GH_TOKEN) and is never printed; it needs administration rights 
 the GITHUB_TOKEN of an Actions run never has. --repo defaults to GITHUB_REPOSITORY, --api-url to
 GITHUB_API_URL or https://api.github.com (plain http only to a loopback address).
 
-Exit codes: 0 in sync, applied, or dry run; 1 GitHub refused or answered something else than was applied,
-or verify-checks found problems; 2 usage (no token, bad file, bad repository name); 3 diff found drift.
+Exit codes (the README's table): 0 in sync, applied, or dry run; 1 GitHub refused or answered something
+else than was applied, verify-checks found problems, or diff found drift; 2 usage (no token, bad file, bad
+repository name).
 """
 
 from __future__ import annotations
@@ -20,30 +21,29 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any, Optional
 from urllib.parse import urlsplit
 
-from netflix_clone.release.adapters.github import GitHub, GitHubError
+from netflix_clone.platform.cli import ArgumentParser, run
+from netflix_clone.platform.errors import ExitCode
+from netflix_clone.platform.settings import add_option
+from netflix_clone.release.adapters.github import GitHub
 from netflix_clone.release.domain.protection import (
-    ProtectionError,
     canonical_from_body,
     canonical_from_response,
     diff,
     required_check_names,
 )
 from netflix_clone.release.domain.workflows import pull_request_checks, verify_required_checks
+from netflix_clone.release.errors import ProtectionError, ReleaseUsageError
+from netflix_clone.release.settings import ReleaseSettings
 
 __all__ = ["main"]
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_DRIFT = 0, 1, 2, 3
+EXIT_OK, EXIT_ERROR = ExitCode.OK, ExitCode.FAILED
 DEFAULT_FILE = ".github/branch-protection/main.json"
-
-
-class UsageError(Exception):
-    pass
 
 
 def _say(message: str) -> None:
@@ -54,13 +54,13 @@ def _load_body(path: Path) -> dict[str, Any]:
     try:
         body = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror}") from exc
+        raise ReleaseUsageError(f"cannot read {path}: {exc.strerror}") from exc
     except ValueError as exc:
-        raise UsageError(f"{path} is not JSON: {exc}") from exc
+        raise ReleaseUsageError(f"{path} is not JSON: {exc}") from exc
     try:
         canonical_from_body(body)
     except ProtectionError as exc:
-        raise UsageError(f"{path}: {exc}") from exc
+        raise ReleaseUsageError(f"{path}: {exc}") from exc
     assert isinstance(body, dict)  # nosec B101 - canonical_from_body validated it
     return body
 
@@ -77,23 +77,23 @@ def _api_url(value: str) -> str:
             loopback = False
         if loopback:
             return value
-    raise UsageError(f"--api-url {value}: the token goes only over https (or http to a loopback address)")
+    raise ReleaseUsageError(f"--api-url {value}: the token goes only over https (or http to a loopback address)")
 
 
 def _target(args: argparse.Namespace) -> tuple[str, str, str]:
-    repository = args.repo or os.environ.get("GITHUB_REPOSITORY") or ""
+    repository = args.repo or ""
     owner, _, name = repository.partition("/")
     if not owner or not name or "/" in name:
-        raise UsageError("--repo OWNER/NAME (or GITHUB_REPOSITORY) is required")
+        raise ReleaseUsageError("--repo OWNER/NAME (or GITHUB_REPOSITORY) is required")
     branch = args.branch or Path(args.file).stem
     return owner, name, branch
 
 
 def _client(args: argparse.Namespace) -> GitHub:
-    token = os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN")
+    token = args.token
     if not token:
-        raise UsageError("GITHUB_TOKEN is not set (a token with administration rights on the repository)")
-    api_url = _api_url(args.api_url or os.environ.get("GITHUB_API_URL") or "https://api.github.com")
+        raise ReleaseUsageError("GITHUB_TOKEN is not set (a token with administration rights on the repository)")
+    api_url = _api_url(args.api_url)
     return GitHub(token, api_url, timeout_s=args.timeout_s)
 
 
@@ -158,7 +158,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     _body, changes, github, where = _compare(args)
     github.close()
     _report(args, where, changes)
-    return EXIT_DRIFT if changes else EXIT_OK
+    return EXIT_ERROR if changes else EXIT_OK  # drift fails the check, like diff(1)
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -207,16 +207,13 @@ def cmd_verify_checks(args: argparse.Namespace) -> int:
     return EXIT_ERROR if problems else EXIT_OK
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="repo-settings",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def build_parser(settings: ReleaseSettings) -> argparse.ArgumentParser:
+    parser = ArgumentParser(prog="repo-settings", description=__doc__)
+    add_option(parser, "--log-level", settings, "log_level")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, func, help_text in (
         ("apply", cmd_apply, "apply the file (PUT only when GitHub differs)"),
-        ("diff", cmd_diff, "show the difference; exit 3 when there is one"),
+        ("diff", cmd_diff, "show the difference; exit 1 when there is one"),
         ("show", cmd_show, "GitHub's current protection, normalised"),
         ("verify-checks", cmd_verify_checks, "required checks against the workflows (offline)"),
     ):
@@ -227,9 +224,11 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "verify-checks":
             p.add_argument("--workflows", default=".github/workflows")
         else:
-            p.add_argument("--repo", help="OWNER/NAME (default: GITHUB_REPOSITORY)")
-            p.add_argument("--api-url", help="default: GITHUB_API_URL or https://api.github.com")
+            add_option(p, "--repo", settings, "github_repository", help="OWNER/NAME")
+            add_option(p, "--api-url", settings, "github_api_url")
             p.add_argument("--timeout-s", type=float, default=30.0)
+            # Never a flag: a token on a command line ends up in shell history and process lists.
+            p.set_defaults(token=settings.github_token or settings.gh_token)
         if name == "apply":
             p.add_argument("--dry-run", action="store_true", help="print the diff, apply nothing")
         p.set_defaults(func=func)
@@ -237,15 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return int(args.func(args))
-    except UsageError as exc:
-        _say(str(exc))
-        return EXIT_USAGE
-    except GitHubError as exc:
-        _say(str(exc))
-        return EXIT_ERROR
+    return run("repo-settings", argv, build_parser, ReleaseSettings)
 
 
 if __name__ == "__main__":

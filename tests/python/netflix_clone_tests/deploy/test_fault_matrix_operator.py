@@ -93,7 +93,7 @@ USAGE = [
     ),
     Case(
         "unknown listener",
-        env=(("LB_LISTENER_ARN", "{bogus_listener}"),),
+        env=(("NFC_DEPLOY_LB_LISTENER_ARN", "{bogus_listener}"),),
         exit_code=2,
         phase=None,
         changes_nothing=True,
@@ -164,14 +164,14 @@ USAGE = [
             (
                 "a lock table that does not exist",
                 (),
-                (("DEPLOY_LOCK_TABLE", "no-such-table"),),
+                (("NFC_DEPLOY_LOCK_TABLE", "no-such-table"),),
                 "deploy init",
             ),
             (
                 "SLACK_WEBHOOK with a trailing newline",
                 (),
-                (("SLACK_WEBHOOK", "{slack}\n"),),
-                "SLACK_WEBHOOK",
+                (("NFC_DEPLOY_SLACK_WEBHOOK", "{slack}\n"),),
+                "NFC_DEPLOY_SLACK_WEBHOOK",
             ),
             ("a secret pasted into a flag", ("--lock-ttl-s", "{grafana_key}"), (), "not a number"),
         )
@@ -195,7 +195,7 @@ USAGE = [
     # Issue 14, case 4: another application's target group configured as green: refused.
     Case(
         "green target group belongs to another service",
-        env=(("GREEN_TARGET_GROUP_ARN", "{other_app_tg}"),),
+        env=(("NFC_DEPLOY_GREEN_TARGET_GROUP_ARN", "{other_app_tg}"),),
         exit_code=2,
         phase=None,
         changes_nothing=True,
@@ -207,7 +207,7 @@ USAGE = [
     Case(
         "shared listener without a rule is refused",
         routing="rule",
-        env=(("LB_RULE_ARN", None),),
+        env=(("NFC_DEPLOY_LB_RULE_ARN", None),),
         exit_code=2,
         phase=None,
         changes_nothing=True,
@@ -406,12 +406,12 @@ def test_rollback_and_resume_refuse_other_wiring(aws_endpoint: str, tmp_path: Pa
         assert rig.deploy("v2").exit_code == 0
         other = rig.world.services["video-processor"]
         env = rig.env()
-        env["LB_RULE_ARN"] = other.rule_arn
+        env["NFC_DEPLOY_LB_RULE_ARN"] = other.rule_arn
         before = len(rig.standin.calls)
         foreign = rig.run("rollback", env=env)
         assert foreign.exit_code == 2 and "was recorded with" in foreign.stderr, foreign.transcript()
         env = rig.env()
-        env["BLUE_TARGET_GROUP_ARN"], env["GREEN_TARGET_GROUP_ARN"] = (
+        env["NFC_DEPLOY_BLUE_TARGET_GROUP_ARN"], env["NFC_DEPLOY_GREEN_TARGET_GROUP_ARN"] = (
             rig.svc.green_tg,
             rig.svc.blue_tg,
         )

@@ -107,7 +107,7 @@ def test_scripted_history_becomes_an_annotated_tag(
 
     # Released: a second run has nothing to do.
     code, _, err = _release(repo, capsys, pants=pants)
-    assert code == 5 and "HEAD is released already as v0.2.0" in err
+    assert code == 2 and "HEAD is released already as v0.2.0 (exit 2, nothing-to-release)" in err
 
 
 def test_after_one_point_oh_a_breaking_change_is_major(repo: Repo, capsys: pytest.CaptureFixture[str]) -> None:
@@ -123,7 +123,7 @@ def test_release_candidates_then_the_release(repo: Repo, capsys: pytest.CaptureF
     repo.commit("feat(api): one")
     assert _release(repo, capsys, "--pre", "rc")[0] == 0
     code, _, err = _release(repo, capsys, "--pre", "rc")
-    assert code == 5 and "HEAD is v1.1.0-rc.1 already" in err
+    assert code == 2 and "HEAD is v1.1.0-rc.1 already" in err
     repo.commit("fix(api): two")
     assert _release(repo, capsys, "--pre", "rc")[0] == 0
     assert sorted(repo.tags()) == ["v1.0.0", "v1.1.0-rc.1", "v1.1.0-rc.2"]
@@ -140,23 +140,23 @@ def test_refuses_a_dirty_tree(repo: Repo, capsys: pytest.CaptureFixture[str]) ->
     repo.commit("feat: a")
     (repo.path / "README.md").write_text("edited\n", encoding="utf-8")
     code, out, err = _release(repo, capsys)
-    assert code == 3 and out == ""
-    assert "refusing to tag: the working tree has uncommitted changes (M README.md) (exit 3)" in err
+    assert code == 2 and out == ""
+    assert "refusing to tag: the working tree has uncommitted changes (M README.md) (exit 2, dirty)" in err
     assert repo.tags() == []
     # The dry run still shows the release, and exits as the real run would.
     code, out, err = _release(repo, capsys, "--dry-run")
-    assert code == 3 and "next version 0.1.0" in out and "a real run would refuse" in err
+    assert code == 2 and "next version 0.1.0" in out and "a real run would refuse" in err
 
 
 def test_refuses_another_branch_and_a_detached_head(repo: Repo, capsys: pytest.CaptureFixture[str]) -> None:
     repo.commit("feat: a")
     repo.git("checkout", "-q", "-b", "topic")
     code, _, err = _release(repo, capsys)
-    assert code == 4 and "HEAD is on branch topic; releases are cut from main (exit 4)" in err
+    assert code == 2 and "HEAD is on branch topic; releases are cut from main (exit 2, wrong-branch)" in err
     assert _release(repo, capsys, "--release-branch", "topic")[0] == 0
     repo.git("checkout", "-q", "--detach", "HEAD")
     code, _, err = _release(repo, capsys, "--dry-run")
-    assert code in (4, 5) and "a detached HEAD" in err
+    assert code == 2 and "a detached HEAD" in err
 
 
 def test_refuses_a_range_without_releasable_commits(repo: Repo, capsys: pytest.CaptureFixture[str]) -> None:
@@ -165,9 +165,10 @@ def test_refuses_a_range_without_releasable_commits(repo: Repo, capsys: pytest.C
     repo.commit("docs: typo")
     repo.commit("Fix the thing")  # not a Conventional Commit: never guessed
     code, out, err = _release(repo, capsys, "--json")
-    assert code == 5 and err.count("\n") == 1
+    assert code == 2 and err.count("\n") == 1
     assert "no releasable commits since v0.3.0: 3 commit(s), 2 conventional" in err
-    assert json.loads(out)["exit_code"] == 5
+    report = json.loads(out)
+    assert report["exit_code"] == 2 and report["outcome"] == "nothing-to-release"
 
 
 def test_refuses_an_existing_tag(repo: Repo, capsys: pytest.CaptureFixture[str]) -> None:
@@ -178,7 +179,7 @@ def test_refuses_an_existing_tag(repo: Repo, capsys: pytest.CaptureFixture[str])
     repo.git("checkout", "-q", "main")
     repo.commit("feat: here")
     code, _, err = _release(repo, capsys)
-    assert code == 6 and "tag v0.1.0 exists already (on another commit) (exit 6)" in err
+    assert code == 2 and "tag v0.1.0 exists already (on another commit) (exit 2, tag-exists)" in err
 
 
 def test_explicit_version_and_bad_arguments(repo: Repo, capsys: pytest.CaptureFixture[str]) -> None:

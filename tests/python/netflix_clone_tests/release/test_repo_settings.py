@@ -73,7 +73,7 @@ def test_drift_is_reported_and_repaired(github: FakeGitHub, capsys: pytest.Captu
     stored["allow_force_pushes"] = True  # someone clicked in the settings page
     stored["required_status_checks"]["checks"].pop()
     code, out, _ = _run(github, capsys, "diff")
-    assert code == 3
+    assert code == 1
     assert "~ allow_force_pushes: true -> false" in out
     assert '+ required_status_checks.checks: "benchmarks"' in out
     assert _run(github, capsys, "apply")[0] == 0 and github.count("PUT") == 2

@@ -215,6 +215,8 @@ def test_release_workflow_tags_with_a_token_that_starts_the_other_workflows() ->
     assert "gh release create" in runs and "--verify-tag" in runs
     # Outputs outside the checkout: an untracked file makes the release refuse a dirty tree.
     assert '> "$RUNNER_TEMP/release.json"' in runs
+    # A preview with nothing to release is not a failure: refusals exit 2 and name themselves in "outcome".
+    assert '[ "$code" = 2 ] && [ "$outcome" = nothing-to-release ]' in runs and "jq -r '.outcome" in runs
     mode = next(s for s in steps if s.get("id") == "mode")
     assert "RELEASE_TOKEN" in mode["env"] and "exit 1" in mode["run"]
     push = next(s for s in steps if "git push" in s.get("run", ""))
@@ -431,3 +433,27 @@ def test_the_changed_only_selection_is_pinned() -> None:
     assert instructions in pinned[services["analytics_consumer"]]
     # Not every test file of the directory: qoe.py does not reach the contract test.
     assert not any("test_contract.py" in a for a in pinned[services["analytics_consumer"]])
+
+
+def test_deploy_workflow_sets_only_variables_the_deploy_pex_reads() -> None:
+    """Issue 20: the workflow uses exactly the settings' names. A misspelt NFC_DEPLOY_* would be refused
+    at run time; one without the prefix would be silently ignored, so every NFC_-less name must be a
+    shell variable of the step's own script."""
+    from netflix_clone.deploy.settings import DeploySettings
+    from netflix_clone.platform.settings import env_vars
+
+    known = {v.name for v in env_vars(DeploySettings)}
+    workflow = _load(Path(".github/workflows/deploy.yml"))
+    checked = 0
+    for job in workflow["jobs"].values():
+        for step in job["steps"]:
+            script = step.get("run", "")
+            if "deploy.pex" not in script:
+                continue
+            for name in step.get("env") or {}:
+                checked += 1
+                if name.startswith("NFC_"):
+                    assert name in known, f"{name} is not a deploy setting ({sorted(known)})"
+                else:
+                    assert f"${name}" in script or f"${{{name}}}" in script, f"{name} is set but unused"
+    assert checked >= 20

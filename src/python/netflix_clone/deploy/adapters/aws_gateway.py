@@ -11,6 +11,10 @@ Traffic routing (:class:`Route`): a service's traffic is either a whole listener
 one or more listener *rules*. With rules, the listener's default action is never touched (it may
 route another application). Several rules are changed one after another (ELB has no transaction);
 if one change fails, the rules already changed are put back, so they never disagree for long.
+
+Long module: one boto3 implementation of one interface (ECS, ELB, CloudWatch, CloudFront, ECR calls and
+their error translation); splitting it per AWS service would spread the shared timeout, retry and
+``GatewayError`` rules over five files that only make sense together.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Optional, Protocol
 
 from netflix_clone.deploy.domain.analysis import WindowMetrics
+from netflix_clone.deploy.errors import GatewayError
 
 __all__ = [
     "Boto3Gateway",
@@ -50,13 +55,6 @@ _USER_ERROR_CODES = {
     "ExpiredToken",
     "ExpiredTokenException",
 }
-
-
-class GatewayError(RuntimeError):
-    def __init__(self, message: str, user_error: bool = False, code: str = "") -> None:
-        self.user_error = user_error
-        self.code = code
-        super().__init__(message)
 
 
 def describe_error(exc: BaseException, what: str = "") -> GatewayError:

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import httpx
 
+from netflix_clone.platform.retry import retry_call
+
 __all__ = ["CheckResult", "parse_check", "run_checks"]
 
 
@@ -51,16 +53,27 @@ def run_checks(
         for spec in checks:
             method, path, expected = parse_check(spec)
             started = time.perf_counter()
-            status, detail = 0, ""
-            for attempt in range(attempts):
+
+            def once(method: str = method, path: str = path) -> tuple[int, str]:
                 try:
                     response = client.request(method, path)
-                    status, detail = response.status_code, response.text[:200]
                 except httpx.HTTPError as exc:
-                    status, detail = 0, f"{type(exc).__name__}: {exc}"
-                if status == expected:
-                    break
-                if attempt + 1 < attempts:
-                    sleep(1.0 * (attempt + 1))
+                    return 0, f"{type(exc).__name__}: {exc}"
+                return response.status_code, response.text[:200]
+
+            def unexpected(answer: tuple[int, str], expected: int = expected) -> bool:
+                return answer[0] != expected
+
+            status, detail = retry_call(
+                once,
+                what=f"check {spec}",
+                attempts=attempts,
+                base_delay=1.0,
+                max_delay=float(attempts),
+                jitter=False,
+                retry_on=(),
+                retry_result=unexpected,
+                sleep=sleep,
+            )
             results.append(CheckResult(spec, status == expected, status, detail, time.perf_counter() - started))
     return results

@@ -11,13 +11,12 @@ from typing import Any, Optional
 
 import httpx
 
+from netflix_clone.deploy.errors import NotifyError
+from netflix_clone.platform.retry import RetryExhausted, retry_call
+
 __all__ = ["GrafanaClient", "NotifyError", "SlackNotifier", "check_url"]
 
 log = logging.getLogger("netflix_clone.deploy.notify")
-
-
-class NotifyError(RuntimeError):
-    pass
 
 
 def check_url(url: str, what: str) -> None:
@@ -59,26 +58,37 @@ class SlackNotifier:
                 }
             ],
         }
-        last = ""
-        for attempt in range(1, self.attempts + 1):
+        attempts = 0
+
+        def post() -> httpx.Response:
+            nonlocal attempts
+            attempts += 1
             try:
-                response = httpx.post(self.webhook, json=payload, timeout=self.timeout_s)
-            except httpx.HTTPError as exc:
-                last = f"{type(exc).__name__}: {exc}"
-                self.sleep(min(self.max_wait_s, 2.0 ** (attempt - 1)))
-                continue
+                return httpx.post(self.webhook, json=payload, timeout=self.timeout_s)
+            except httpx.HTTPError:
+                raise
             except Exception as exc:  # pylint: disable=broad-except  # InvalidURL &c.: retrying won't help
                 raise NotifyError(f"Slack webhook unusable: {type(exc).__name__}") from None
-            if response.status_code < 300:
-                return attempt
-            last = f"HTTP {response.status_code}: {response.text[:200]}"
-            if response.status_code == 429:
-                retry_after = float(response.headers.get("Retry-After", "1") or 1)
-                self.sleep(min(self.max_wait_s, retry_after))
-            elif response.status_code >= 500:
-                self.sleep(min(self.max_wait_s, 2.0 ** (attempt - 1)))
-            else:
-                break  # 4xx other than 429: a bad webhook or payload; retrying will not help
+
+        try:
+            response = retry_call(
+                post,
+                what="Slack notification",
+                attempts=self.attempts,
+                base_delay=1.0,
+                max_delay=self.max_wait_s,
+                jitter=False,
+                retry_on=(httpx.HTTPError,),
+                # 429 and 5xx are Slack's "later"; any other 4xx is a bad webhook or payload.
+                retry_result=lambda r: r.status_code == 429 or r.status_code >= 500,
+                wait_for=lambda r: float(r.headers.get("Retry-After", "1") or 1) if r.status_code == 429 else None,
+                sleep=self.sleep,
+            )
+        except RetryExhausted as exc:
+            raise NotifyError(f"Slack did not accept the notification: {type(exc.last).__name__}: {exc.last}") from None
+        if response.status_code < 300:
+            return attempts
+        last = f"HTTP {response.status_code}: {response.text[:200]}"
         raise NotifyError(f"Slack did not accept the notification: {last}")
 
 

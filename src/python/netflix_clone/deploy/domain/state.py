@@ -41,6 +41,8 @@ from dataclasses import asdict, dataclass, field, fields
 from enum import Enum
 from typing import Any, Optional
 
+from netflix_clone.deploy.errors import IllegalTransition
+
 __all__ = [
     "LEGAL",
     "DeployState",
@@ -95,10 +97,6 @@ LEGAL: dict[Phase, frozenset[Phase]] = {
     )
     for phase in Phase
 }
-
-
-class IllegalTransition(RuntimeError):
-    pass
 
 
 def other_color(color: str) -> str:

@@ -5,13 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
+from netflix_clone.deploy.errors import StrategyError
+
 __all__ = ["Step", "StrategyError", "parse_steps", "plan_steps", "STRATEGIES"]
 
 STRATEGIES = ("canary", "linear", "all-at-once", "custom")
-
-
-class StrategyError(ValueError):
-    pass
 
 
 @dataclass(frozen=True)

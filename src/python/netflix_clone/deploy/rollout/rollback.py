@@ -132,7 +132,7 @@ def check_wiring(ctx: RolloutContext, target: ProductionTarget, state: Optional[
         raise Rejected(
             f"{target.route.describe()} forwards to target groups that are not {target.service}'s "
             f"blue/green pair: {', '.join(foreign)}. Each service needs its own listener or rule "
-            "(LB_LISTENER_ARN / LB_RULE_ARN) and target groups."
+            "(NFC_DEPLOY_LB_LISTENER_ARN / NFC_DEPLOY_LB_RULE_ARN) and target groups."
         )
     for color in ("blue", "green"):
         name = target.ecs_service(color)
@@ -144,7 +144,7 @@ def check_wiring(ctx: RolloutContext, target: ProductionTarget, state: Optional[
             raise Rejected(
                 f"ECS service {name} registers its tasks in {attached}, not in "
                 f"{target.target_group(color)}: check {target.service}'s "
-                f"{color.upper()}_TARGET_GROUP_ARN"
+                f"NFC_DEPLOY_{color.upper()}_TARGET_GROUP_ARN"
             )
     return weights
 

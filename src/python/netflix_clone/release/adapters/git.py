@@ -11,14 +11,11 @@ from typing import Optional
 
 from netflix_clone.release.domain.commits import RawCommit
 from netflix_clone.release.domain.versions import Version, parse_tag
+from netflix_clone.release.errors import GitError
 
 __all__ = ["Git", "GitError", "Tag"]
 
 _RECORD, _FIELD = "\x1e", "\x1f"
-
-
-class GitError(RuntimeError):
-    pass
 
 
 @dataclass(frozen=True)

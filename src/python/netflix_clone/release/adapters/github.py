@@ -18,26 +18,16 @@ from urllib.parse import quote
 
 import httpx
 
+from netflix_clone.platform.retry import RetryExhausted, retry_call
+from netflix_clone.release.errors import GitHubError
+
 __all__ = ["GitHubError", "GitHub", "API_VERSION"]
 
 API_VERSION = "2022-11-28"
-_log = logging.getLogger(__name__)
 
 
 def _sleep(seconds: float) -> None:
     time.sleep(seconds)
-
-
-class GitHubError(RuntimeError):
-    def __init__(self, method: str, path: str, status: int, message: str, docs: str = "") -> None:
-        self.status = status
-        self.message = message
-        hint = {
-            401: " (the token is invalid or expired)",
-            403: " (the token needs administration rights on the repository: a fine-grained token "
-            "with Administration read/write, or a classic token with `repo`)",
-        }.get(status, "")
-        super().__init__(f"{method} {path}: {status} {message}{hint}" + (f" - see {docs}" if docs else ""))
 
 
 class GitHub:
@@ -83,43 +73,35 @@ class GitHub:
         return f"/repos/{quote(owner, safe='')}/{quote(repo, safe='')}" f"/branches/{quote(branch, safe='')}/protection"
 
     def _request(self, method: str, path: str, body: Optional[dict[str, Any]] = None) -> httpx.Response:
-        last: Optional[BaseException] = None
-        for attempt in range(1, self.attempts + 1):
-            try:
-                response = self._client.request(method, path, json=body)
-            except httpx.TransportError as exc:
-                last = exc
-                _log.warning(
-                    "%s %s: %s (attempt %d/%d)",
-                    method,
-                    path,
-                    type(exc).__name__,
-                    attempt,
-                    self.attempts,
-                )
-            else:
-                retry_after = response.headers.get("Retry-After")
-                limited = response.status_code in (403, 429) and (
-                    retry_after is not None or response.headers.get("X-RateLimit-Remaining") == "0"
-                )
-                if response.status_code < 500 and not limited:
-                    return response
-                if attempt == self.attempts:
-                    return response
-                _log.warning(
-                    "%s %s: %d (attempt %d/%d)",
-                    method,
-                    path,
-                    response.status_code,
-                    attempt,
-                    self.attempts,
-                )
-                if retry_after and retry_after.isdigit():
-                    self._sleep(min(float(retry_after), 60.0))
-                    continue
-            if attempt < self.attempts:
-                self._sleep(min(2.0 ** (attempt - 1), 10.0))
-        raise GitHubError(method, path, 0, f"no answer from {self._client.base_url}: {type(last).__name__}")
+        """One API call; connection errors, 5xx and rate limits are retried (Retry-After honoured)."""
+
+        def again(response: httpx.Response) -> bool:
+            limited = response.status_code in (403, 429) and (
+                response.headers.get("Retry-After") is not None or response.headers.get("X-RateLimit-Remaining") == "0"
+            )
+            return response.status_code >= 500 or limited
+
+        def retry_after(response: httpx.Response) -> Optional[float]:
+            value = response.headers.get("Retry-After")
+            return float(value) if value and value.isdigit() else None
+
+        try:
+            return retry_call(
+                lambda: self._client.request(method, path, json=body),
+                what=f"GitHub {method} {path}",
+                attempts=self.attempts,
+                base_delay=1.0,
+                max_delay=60.0,
+                jitter=False,
+                retry_on=(httpx.TransportError,),
+                retry_result=again,
+                wait_for=retry_after,
+                sleep=self._sleep,
+            )
+        except RetryExhausted as exc:
+            raise GitHubError(
+                method, path, 0, f"no answer from {self._client.base_url}: {type(exc.last).__name__}"
+            ) from None
 
     @staticmethod
     def _error(method: str, path: str, response: httpx.Response) -> GitHubError:

@@ -15,11 +15,9 @@ import subprocess  # nosec B404 - runs the repository's own ./pants, argv lists 
 from pathlib import Path
 from typing import Sequence
 
+from netflix_clone.release.errors import PantsUnavailable
+
 __all__ = ["Pants", "PantsUnavailable", "image_dirs"]
-
-
-class PantsUnavailable(RuntimeError):
-    """Pants is not there or did not answer; the reason says which."""
 
 
 class Pants:

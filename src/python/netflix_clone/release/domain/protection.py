@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Optional
 
+from netflix_clone.release.errors import ProtectionError
+
 __all__ = [
     "ProtectionError",
     "BOOLEAN_SETTINGS",
@@ -56,10 +58,6 @@ _REVIEW_BOOLEANS = (
 _ACTOR_LISTS = ("dismissal_restrictions", "bypass_pull_request_allowances")
 _KNOWN_KEYS = set(REQUIRED_KEYS) | set(BOOLEAN_SETTINGS)
 ANY_APP = "(unset: whichever app reports it)"
-
-
-class ProtectionError(ValueError):
-    pass
 
 
 def _expect(condition: bool, message: str) -> None:

@@ -13,6 +13,7 @@ from typing import Iterable, Mapping, Optional, Sequence
 
 from netflix_clone.release.domain.commits import Commit, RawCommit, parse_commit
 from netflix_clone.release.domain.versions import Bump, Version, VersionError, bump_version, next_prerelease
+from netflix_clone.release.errors import NothingToRelease
 
 __all__ = [
     "RELEASING_TYPES",
@@ -40,10 +41,6 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("style", "Style"),
 )
 RELEASING_TYPES = {"feat": Bump.MINOR, "fix": Bump.PATCH, "perf": Bump.PATCH, "revert": Bump.PATCH}
-
-
-class NothingToRelease(Exception):
-    """The range has no commit that changes the version."""
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,8 @@ from enum import IntEnum
 from functools import total_ordering
 from typing import Iterable, Optional
 
+from netflix_clone.release.errors import VersionError
+
 __all__ = [
     "Bump",
     "Version",
@@ -38,10 +40,6 @@ _SEMVER_RE = re.compile(
     r"(?:\+(?P<build>[0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
 )
 _LABEL_RE = re.compile(r"^[a-z][a-z0-9-]*$")
-
-
-class VersionError(ValueError):
-    pass
 
 
 class Bump(IntEnum):

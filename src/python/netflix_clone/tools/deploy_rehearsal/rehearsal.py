@@ -142,8 +142,8 @@ class Rehearsal:
         self.slack_webhook = f"{http_url}{secret_path}"
         self.grafana_url = http_url
         self.secrets = {
-            "SLACK_WEBHOOK": self.slack_webhook,
-            "GRAFANA_API_KEY": "glsa_" + secrets.token_hex(16),
+            "NFC_DEPLOY_SLACK_WEBHOOK": self.slack_webhook,
+            "NFC_DEPLOY_GRAFANA_API_KEY": "glsa_" + secrets.token_hex(16),
             "AWS_SECRET_ACCESS_KEY": secrets.token_hex(20),
         }
         self.runs: list[RunResult] = []
@@ -162,18 +162,18 @@ class Rehearsal:
             "AWS_ACCESS_KEY_ID": "AKIAREHEARSAL",
             "AWS_SECRET_ACCESS_KEY": self.secrets["AWS_SECRET_ACCESS_KEY"],
             region_var: self.world.region,
-            "DEPLOY_LOCK_TABLE": self.world.lock_table,
-            "SLACK_WEBHOOK": self.slack_webhook,
-            "GRAFANA_API_KEY": self.secrets["GRAFANA_API_KEY"],
-            "GRAFANA_URL": self.grafana_url,
-            "LB_LISTENER_ARN": self.svc.listener_arn,
-            "BLUE_TARGET_GROUP_ARN": self.svc.blue_tg,
-            "GREEN_TARGET_GROUP_ARN": self.svc.green_tg,
-            "CLOUDFRONT_DISTRIBUTION_ID": self.world.distribution_id,
+            "NFC_DEPLOY_LOCK_TABLE": self.world.lock_table,
+            "NFC_DEPLOY_SLACK_WEBHOOK": self.slack_webhook,
+            "NFC_DEPLOY_GRAFANA_API_KEY": self.secrets["NFC_DEPLOY_GRAFANA_API_KEY"],
+            "NFC_DEPLOY_GRAFANA_URL": self.grafana_url,
+            "NFC_DEPLOY_LB_LISTENER_ARN": self.svc.listener_arn,
+            "NFC_DEPLOY_BLUE_TARGET_GROUP_ARN": self.svc.blue_tg,
+            "NFC_DEPLOY_GREEN_TARGET_GROUP_ARN": self.svc.green_tg,
+            "NFC_DEPLOY_CLOUDFRONT_DISTRIBUTION_ID": self.world.distribution_id,
             "PEX_ROOT": os.environ.get("PEX_ROOT", str(Path.home() / ".pex")),
         }
         if self.svc.rule_arn:
-            env["LB_RULE_ARN"] = self.svc.rule_arn
+            env["NFC_DEPLOY_LB_RULE_ARN"] = self.svc.rule_arn
         return env
 
     def command(self, command: str, *extra: str, fast: bool = True) -> list[str]:

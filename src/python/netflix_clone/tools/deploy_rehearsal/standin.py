@@ -13,6 +13,9 @@ answers from two small simulations that a background ticker advances in real tim
   user would see). GetMetricData is answered from these counts, per period.
 
 Faults (:mod:`.faults`) are applied on the way in or out, and every call is logged.
+
+Long module: the two simulations and the proxy share one clock, one lock and one call log; a rehearsal
+rig, never shipped in a service image.
 """
 
 from __future__ import annotations
