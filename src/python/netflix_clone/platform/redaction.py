@@ -8,7 +8,7 @@ that print or write reports.
     >>> r = Redactor(["s3cr3t"])
     >>> r.redact("token=s3cr3t; again s3cr3t")
     'token=***; again ***'
-    >>> redact_url("postgresql://app:hunter2@db:5432/app")
+    >>> redact_url("postgresql://app:hunter2@db:5432/app")  # pragma: allowlist secret
     'postgresql://app:***@db:5432/app'
 """
 
@@ -38,7 +38,8 @@ _KV_PASSWORD = re.compile(r"(?P<head>\bpassword\s*=\s*)(?P<pw>'[^']*'|\S+)", re.
 
 
 def redact_url(text: str) -> str:
-    """Passwords inside URLs (``scheme://user:pw@host``) and ``password=...`` pairs become ``***``."""
+    """Passwords in a URL's userinfo (after ``user:``, before ``@host``) and ``password=...`` pairs become
+    ``***``."""
     text = _URL_PASSWORD.sub(lambda m: m.group("head") + "***", text)
     return _KV_PASSWORD.sub(lambda m: m.group("head") + "***", text)
 

@@ -11,6 +11,7 @@ from netflix_clone.platform.errors import ExitCode
 @pytest.mark.parametrize(
     ("spec", "expected"),
     [
+        # pragma: allowlist nextline secret
         ("postgresql://app:pw@db:5432/app", Store("postgres", "postgresql://app:pw@db:5432/app")),
         ("postgres://db/app", Store("postgres", "postgres://db/app")),
         ("POSTGRESQL://db/app", Store("postgres", "POSTGRESQL://db/app")),
@@ -41,7 +42,7 @@ def test_store_kinds(spec: str, expected: Store) -> None:
         ("host=db databse=app", "'databse' is not a libpq keyword"),
         ("redis://cache:6379/0", "is a redis:// URL"),
         ("sqlite://relative.db", "three slashes"),
-        ("mysql://root:hunter22@db/app", "is a mysql:// URL"),
+        ("mysql://root:hunter22@db/app", "is a mysql:// URL"),  # pragma: allowlist secret
     ],
 )
 def test_near_misses_are_usage_errors(spec: str, message: str) -> None:

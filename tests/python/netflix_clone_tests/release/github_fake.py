@@ -138,8 +138,8 @@ class Call:
 @dataclass
 class FakeGitHub:
     url: str = ""
-    token: str = "ghp_fake-admin-token-0123456789"  # nosec B105 - a test token
-    read_only_token: str = "ghp_fake-read-only-token-0123456789"  # nosec B105
+    token: str = "ghp_fake-admin-token-0123456789"  # pragma: allowlist secret; nosec B105 - a test token
+    read_only_token: str = "ghp_fake-read-only-token-0123456789"  # pragma: allowlist secret; nosec B105
     repos: dict[tuple[str, str], dict[str, Optional[dict[str, Any]]]] = field(default_factory=dict)
     recent_apps: dict[str, int] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
