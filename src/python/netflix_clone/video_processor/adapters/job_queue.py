@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any, Optional, Protocol
 
 from netflix_clone.contracts.catalog import InvalidTitleId, check_title_id, is_valid_title_id
+from netflix_clone.platform.dsn import parse_store
 from netflix_clone.video_processor.domain.jobs import JobOutcome
 
 __all__ = ["Job", "JobQueue", "PostgresJobQueue", "SqliteJobQueue", "open_queue"]
@@ -511,7 +512,10 @@ class PostgresJobQueue(_LeasedWrites):
 
 
 def open_queue(spec: str) -> Any:
-    """``postgresql://...`` / a libpq DSN -> PostgreSQL; anything else is a SQLite file path."""
-    if spec.startswith(("postgres://", "postgresql://")) or ("dbname=" in spec and "host=" in spec):
-        return PostgresJobQueue(spec)
-    return SqliteJobQueue(spec)
+    """The queue ``spec`` names, as :func:`netflix_clone.platform.dsn.parse_store` reads it: a PostgreSQL
+    URL or libpq DSN (``dbname=app`` too) -> PostgreSQL; ``sqlite:///PATH`` or a path -> a SQLite file.
+    Something that looks like a DSN but is not one is a usage error, never a file of that name."""
+    store = parse_store(spec)
+    if store.kind == "postgres":
+        return PostgresJobQueue(store.target)
+    return SqliteJobQueue(store.sqlite_path)

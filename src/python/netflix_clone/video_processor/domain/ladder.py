@@ -38,6 +38,7 @@ from netflix_clone.video_processor.domain.levels import (
     hevc_level,
     level_name,
 )
+from netflix_clone.video_processor.errors import LadderError
 
 __all__ = [
     "APPLE_H264",
@@ -91,10 +92,6 @@ APPLE_HEVC: tuple[tuple[int, int, int], ...] = (
 )
 
 AUDIO_CODECS_TAG = "mp4a.40.2"  # AAC-LC
-
-
-class LadderError(ValueError):
-    pass
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,8 @@ import math
 from dataclasses import dataclass
 from typing import Optional
 
+from netflix_clone.video_processor.errors import LevelError
+
 __all__ = [
     "AV1_LEVELS",
     "H264_LEVELS",
@@ -36,10 +38,6 @@ __all__ = [
     "x264_dpb_frames",
     "x264_encoding",
 ]
-
-
-class LevelError(ValueError):
-    """The stream exceeds the highest level of the standard."""
 
 
 @dataclass(frozen=True)

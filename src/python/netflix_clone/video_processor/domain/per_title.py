@@ -42,6 +42,7 @@ from typing import Optional
 
 from netflix_clone.video_processor.domain.ladder import Rung, delivered_kbps, encoder_kbps, make_rung
 from netflix_clone.video_processor.domain.levels import H264Encoding
+from netflix_clone.video_processor.errors import PlanError
 
 __all__ = [
     "Calibration",
@@ -59,10 +60,6 @@ __all__ = [
     "select_rungs",
     "trial_point",
 ]
-
-
-class PlanError(ValueError):
-    pass
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
+from netflix_clone.video_processor.errors import PlaylistError
+
 __all__ = [
     "AudioRendition",
     "MediaPlaylist",
@@ -23,10 +25,6 @@ __all__ = [
     "parse_media_playlist",
     "render_master",
 ]
-
-
-class PlaylistError(ValueError):
-    pass
 
 
 @dataclass(frozen=True)
