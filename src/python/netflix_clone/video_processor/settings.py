@@ -44,7 +44,7 @@ class VideoSettings(ServiceSettings):
     codec: Literal["h264", "hevc", "av1"] = Field("h264", description="video codec of the ladder")
     segment_seconds: int = Field(6, ge=1, le=60, description="HLS segment length in seconds")
     segment_format: Literal["ts", "fmp4"] = Field("ts", description="HLS segments: MPEG-TS or fragmented MP4")
-    preset: str = Field("fast", description="x264/x265 preset (SVT-AV1 maps it to its own)")
+    preset: str = Field("fast", description="x264/x265 preset (AV1 rungs always use SVT-AV1 preset 10)")
     output_dir: str = Field(DEFAULT_OUTPUT, description="where titles are published when no S3 bucket is set")
     s3_bucket: Optional[str] = Field(None, description="publish to this S3 bucket instead of OUTPUT_DIR")
     s3_prefix: str = Field("", description="key prefix inside the S3 bucket")
