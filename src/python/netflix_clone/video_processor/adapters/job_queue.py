@@ -14,6 +14,9 @@ Threads: the worker's claim loop, its lease heartbeat and the ops server's ``/re
 queue at once. SQLite opens a connection per call; PostgreSQL borrows one from a small pool per call
 (never two threads on one connection), and the claim's transaction is an explicit BEGIN/COMMIT on
 its own connection, so no connection ever changes mode under another thread's query.
+
+Long module: two backends of one protocol; they share the leased-write SQL (``_LeasedWrites``), the
+row type and the claim rules, and are read side by side when either changes.
 """
 
 from __future__ import annotations

@@ -31,6 +31,10 @@ Method (after Netflix's per-title encoding and AWS MediaConvert's automated ABR)
    (resolutions never decrease as rates rise), and its predicted VMAF is that curve's value.
 5. Rates in the curves are elementary-stream rates; a rung's nominal rate adds the container's
    overhead (``domain.ladder.delivered_kbps``), which is what its segments will deliver.
+
+Long module: one method in five steps that share the curves and limits above; split into files, each
+step would import the others' private helpers (the curve type, the envelope search) and the method
+would no longer read top to bottom.
 """
 
 from __future__ import annotations

@@ -49,7 +49,11 @@ class MediaPlaylist:
 
 
 def parse_attributes(text: str) -> dict[str, str]:
-    """An attribute list (``A=1,B="x,y"``) into a dict, quotes removed."""
+    """An attribute list (``A=1,B="x,y"``) into a dict, quotes removed.
+
+    >>> parse_attributes('BANDWIDTH=1280000,CODECS="avc1.64001e,mp4a.40.2"')
+    {'BANDWIDTH': '1280000', 'CODECS': 'avc1.64001e,mp4a.40.2'}
+    """
     attrs: dict[str, str] = {}
     i = 0
     while i < len(text):
