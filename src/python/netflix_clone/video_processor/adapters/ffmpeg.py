@@ -115,11 +115,13 @@ def run_ffmpeg(
     finished = threading.Event()
     guard = threading.Thread(target=watchdog, daemon=True)
     guard.start()
+    done = 0.0  # out_time_us can step back between reports (several outputs): progress never does
     for line in process.stdout:
         key, _, value = line.strip().partition("=")
         if key == "out_time_us" and progress is not None and duration_s and value.lstrip("-").isdigit():
             updates += 1
-            progress(max(0.0, min(1.0, int(value) / 1e6 / duration_s)))
+            done = max(done, min(1.0, int(value) / 1e6 / duration_s))
+            progress(done)
         elif key == "progress" and value == "end" and progress is not None:
             progress(1.0)
     # wait4 instead of Popen.wait: it reports this one process's CPU time, even when other encodes
