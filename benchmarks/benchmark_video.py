@@ -46,9 +46,9 @@ from netflix_clone.video_processor.adapters.ffmpeg import ffmpeg_binary  # noqa:
 from netflix_clone.video_processor.adapters.probe import probe  # noqa: E402
 from netflix_clone.video_processor.adapters.publish import LocalPublisher  # noqa: E402
 from netflix_clone.video_processor.adapters.quality import score_rendition  # noqa: E402
-from netflix_clone.video_processor.cli import SAMPLE_CLIPS, sample_source  # noqa: E402
+from netflix_clone.video_processor.adapters.samples import SAMPLE_CLIPS, sample_source  # noqa: E402
 from netflix_clone.video_processor.domain.ladder import default_ladder  # noqa: E402
-from netflix_clone.video_processor.pipeline import ProcessConfig, plan_ladder, process_video  # noqa: E402
+from netflix_clone.video_processor.process import ProcessConfig, plan_ladder, process_video  # noqa: E402
 
 
 def _bare(command: list[str]) -> tuple[float, float]:

@@ -11,12 +11,12 @@ from collections.abc import Callable
 from typing import Any, Optional
 
 from netflix_clone.contracts.catalog import InvalidTitleId, is_valid_title_id
-from netflix_clone.video_processor.adapters.ffmpeg import FfmpegError
 from netflix_clone.video_processor.adapters.job_queue import Job, JobQueue
 from netflix_clone.video_processor.adapters.publish import Publisher
 from netflix_clone.video_processor.domain.jobs import next_state_after_failure
-from netflix_clone.video_processor.domain.media import InvalidMedia
-from netflix_clone.video_processor.pipeline import ProcessConfig, process_video
+from netflix_clone.video_processor.errors import FfmpegError, InvalidMedia
+from netflix_clone.video_processor.metrics import WorkerMetrics
+from netflix_clone.video_processor.process import ProcessConfig, process_video
 
 __all__ = ["run_job", "run_worker", "worker_id"]
 
@@ -116,7 +116,10 @@ def run_worker(
     exit_when_idle: bool = False,
     job_timeout_s: Optional[float] = None,
     shutdown: Optional[threading.Event] = None,
+    metrics: Optional[WorkerMetrics] = None,
 ) -> dict[str, int]:
+    """Claim and run jobs until idle (``exit_when_idle``), ``max_jobs`` ends or ``shutdown`` is set;
+    returns how many jobs ended in each state. ``metrics`` counts and times every job."""
     worker = worker_id()
     counts: dict[str, int] = {}
     while shutdown is None or not shutdown.is_set():
@@ -133,7 +136,16 @@ def run_worker(
             job.max_attempts,
             job.input,
         )
-        end = run_job(job, queue, worker, config_for, publisher, catalog, lease_s, job_timeout_s)
+        started = time.monotonic()
+        end = "error"  # run_job records every expected end; anything escaping it is counted as this
+        if metrics is not None:
+            metrics.running.inc()
+        try:
+            end = run_job(job, queue, worker, config_for, publisher, catalog, lease_s, job_timeout_s)
+        finally:
+            if metrics is not None:
+                metrics.running.dec()
+                metrics.finished(end, time.monotonic() - started)
         counts[end] = counts.get(end, 0) + 1
         if max_jobs is not None and sum(counts.values()) >= max_jobs:
             break

@@ -27,7 +27,8 @@ def test_probe_accepts_and_rejects(tmp_path: Path, capsys: pytest.CaptureFixture
     assert (
         code == 2
         and isinstance(data, dict)
-        and data == {"accepted": False, "reason": "empty_file", "detail": data["detail"]}
+        and data
+        == {"outcome": "rejected", "exit_code": 2, "accepted": False, "reason": "empty_file", "detail": data["detail"]}
     )
 
 
@@ -74,7 +75,8 @@ def test_process_enqueue_worker_jobs(tmp_path: Path, capsys: pytest.CaptureFixtu
         code, data = _run(capsys, "enqueue", str(path), "--queue", queue, "--segment-seconds", "1", "--json")
         assert code == 0 and isinstance(data, dict) and data["job_id"] > 0
     code, counts = _run(capsys, "worker", "--queue", queue, "--output", str(out), "--exit-when-idle", "--json")
-    assert code == 0 and counts == {"succeeded": 1, "failed": 1}
+    assert code == 0 and isinstance(counts, dict) and counts["outcome"] == "ok"
+    assert counts["jobs"] == {"succeeded": 1, "failed": 1}
     code, jobs = _run(capsys, "jobs", "--queue", queue, "--json")
     assert isinstance(jobs, list)
     assert [(j["title_id"], j["state"]) for j in jobs] == [("c", "succeeded"), ("broken", "failed")]

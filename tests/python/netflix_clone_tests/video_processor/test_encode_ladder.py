@@ -17,7 +17,7 @@ from netflix_clone.video_processor.adapters.encode import EncodeOptions
 from netflix_clone.video_processor.adapters.probe import probe
 from netflix_clone.video_processor.adapters.publish import LocalPublisher
 from netflix_clone.video_processor.domain.playlists import parse_master, parse_media_playlist
-from netflix_clone.video_processor.pipeline import ProcessConfig, process_video
+from netflix_clone.video_processor.process import ProcessConfig, process_video
 from netflix_clone_testing.media import make_clip, stream_header
 
 SEGMENT_S = 2

@@ -12,7 +12,7 @@ import pytest
 
 from netflix_clone.video_processor.adapters.job_queue import PostgresJobQueue, SqliteJobQueue
 from netflix_clone.video_processor.adapters.publish import LocalPublisher
-from netflix_clone.video_processor.cli import config_from_settings
+from netflix_clone.video_processor.commands import config_from_settings
 from netflix_clone.video_processor.domain.jobs import JobOutcome
 from netflix_clone.video_processor.domain.playlists import parse_master, parse_media_playlist
 from netflix_clone.video_processor.worker import run_worker

@@ -11,7 +11,7 @@ import pytest
 from netflix_clone.video_processor.adapters.encode import EncodeOptions
 from netflix_clone.video_processor.adapters.publish import MANIFEST, PublishError, S3Publisher
 from netflix_clone.video_processor.domain.playlists import parse_master
-from netflix_clone.video_processor.pipeline import ProcessConfig, process_video
+from netflix_clone.video_processor.process import ProcessConfig, process_video
 from netflix_clone_testing.media import make_clip
 
 BUCKET = "nfc-video-test"

@@ -15,7 +15,7 @@ import pytest
 
 from netflix_clone.platform.ops_http import HealthChecks, OpsServer
 from netflix_clone.video_processor.adapters.job_queue import PostgresJobQueue
-from netflix_clone.video_processor.cli import config_from_settings
+from netflix_clone.video_processor.commands import config_from_settings
 from netflix_clone.video_processor.worker import run_worker
 
 JOBS = 24

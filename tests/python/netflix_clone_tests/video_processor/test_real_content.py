@@ -13,7 +13,7 @@ import pytest
 from netflix_clone.video_processor.adapters.encode import EncodeOptions
 from netflix_clone.video_processor.adapters.probe import probe
 from netflix_clone.video_processor.adapters.publish import LocalPublisher
-from netflix_clone.video_processor.pipeline import ProcessConfig, process_video
+from netflix_clone.video_processor.process import ProcessConfig, process_video
 from netflix_clone_testing.media import make_clip, real_excerpt, stream_header
 
 ENCODE = EncodeOptions()  # production settings (6 s segments, "fast"): their rate model is tested

@@ -17,7 +17,7 @@ from netflix_clone.contracts.catalog import TITLE_ID_MAX_LENGTH, InvalidTitleId,
 from netflix_clone.video_processor.adapters.job_queue import PostgresJobQueue, SqliteJobQueue
 from netflix_clone.video_processor.adapters.publish import LocalPublisher, PublishError, S3Publisher
 from netflix_clone.video_processor.cli import config_from_settings, main
-from netflix_clone.video_processor.pipeline import ProcessConfig, process_video
+from netflix_clone.video_processor.process import ProcessConfig, process_video
 from netflix_clone.video_processor.worker import run_worker
 from netflix_clone_testing.media import make_clip
 

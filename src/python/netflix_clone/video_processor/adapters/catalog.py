@@ -11,8 +11,9 @@ import msgspec
 
 from netflix_clone.contracts.catalog import CATALOG_COLUMNS as _COLUMNS
 from netflix_clone.contracts.catalog import POSTGRES_CATALOG_DDL, SQLITE_CATALOG_DDL, CatalogRecord, RenditionRecord
+from netflix_clone.platform.dsn import parse_store
 
-__all__ = ["CatalogStore", "PostgresCatalog", "SqliteCatalog"]
+__all__ = ["CatalogStore", "PostgresCatalog", "SqliteCatalog", "open_catalog"]
 
 
 class CatalogStore(Protocol):
@@ -113,3 +114,12 @@ class PostgresCatalog:
 
     def close(self) -> None:
         self.conn.close()
+
+
+def open_catalog(spec: str) -> Any:
+    """The catalog ``spec`` names (:func:`netflix_clone.platform.dsn.parse_store`): PostgreSQL for a URL or
+    libpq DSN, else a SQLite file (``sqlite:///PATH`` or a path)."""
+    store = parse_store(spec)
+    if store.kind == "postgres":
+        return PostgresCatalog(store.target)
+    return SqliteCatalog(store.sqlite_path)

@@ -1,7 +1,8 @@
 """Running ffmpeg: the binary from the imageio-ffmpeg wheel, progress from ``-progress``, clean failures.
 
 The wheel bundles a static ffmpeg built with libx264, libx265, SVT-AV1 and libvmaf, so nothing is
-installed by hand and every machine runs the same encoder. ``NFC_FFMPEG`` overrides the binary.
+installed by hand and every machine runs the same encoder. ``NFC_VIDEO_FFMPEG`` overrides the binary
+(:func:`use_ffmpeg`).
 """
 
 from __future__ import annotations
@@ -16,24 +17,25 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Optional
 
-__all__ = ["FfmpegError", "FfmpegRun", "ffmpeg_binary", "run_ffmpeg"]
+from netflix_clone.video_processor.errors import FfmpegError
+
+__all__ = ["FfmpegError", "FfmpegRun", "ffmpeg_binary", "run_ffmpeg", "use_ffmpeg"]
 
 ProgressCallback = Callable[[float], None]
 
 
-class FfmpegError(RuntimeError):
-    """ffmpeg failed or timed out; ``detail`` holds the last lines it printed."""
+_override: Optional[str] = None
 
-    def __init__(self, message: str, detail: str = "", timed_out: bool = False) -> None:
-        self.detail = detail
-        self.timed_out = timed_out
-        super().__init__(f"{message}: {detail}" if detail else message)
+
+def use_ffmpeg(binary: Optional[str]) -> None:
+    """Run ``binary`` instead of the wheel's ffmpeg (the CLI passes ``NFC_VIDEO_FFMPEG``); None: the wheel's."""
+    global _override  # pylint: disable=global-statement  # one process-wide choice, made at start-up
+    _override = binary or None
 
 
 def ffmpeg_binary() -> str:
-    override = os.environ.get("NFC_FFMPEG")
-    if override:
-        return override
+    if _override:
+        return _override
     import imageio_ffmpeg
 
     return str(imageio_ffmpeg.get_ffmpeg_exe())
@@ -113,11 +115,13 @@ def run_ffmpeg(
     finished = threading.Event()
     guard = threading.Thread(target=watchdog, daemon=True)
     guard.start()
+    done = 0.0  # out_time_us can step back between reports (several outputs): progress never does
     for line in process.stdout:
         key, _, value = line.strip().partition("=")
         if key == "out_time_us" and progress is not None and duration_s and value.lstrip("-").isdigit():
             updates += 1
-            progress(max(0.0, min(1.0, int(value) / 1e6 / duration_s)))
+            done = max(done, min(1.0, int(value) / 1e6 / duration_s))
+            progress(done)
         elif key == "progress" and value == "end" and progress is not None:
             progress(1.0)
     # wait4 instead of Popen.wait: it reports this one process's CPU time, even when other encodes

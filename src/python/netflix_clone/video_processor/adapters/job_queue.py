@@ -14,6 +14,9 @@ Threads: the worker's claim loop, its lease heartbeat and the ops server's ``/re
 queue at once. SQLite opens a connection per call; PostgreSQL borrows one from a small pool per call
 (never two threads on one connection), and the claim's transaction is an explicit BEGIN/COMMIT on
 its own connection, so no connection ever changes mode under another thread's query.
+
+Long module: two backends of one protocol; they share the leased-write SQL (``_LeasedWrites``), the
+row type and the claim rules, and are read side by side when either changes.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any, Optional, Protocol
 
 from netflix_clone.contracts.catalog import InvalidTitleId, check_title_id, is_valid_title_id
+from netflix_clone.platform.dsn import parse_store
 from netflix_clone.video_processor.domain.jobs import JobOutcome
 
 __all__ = ["Job", "JobQueue", "PostgresJobQueue", "SqliteJobQueue", "open_queue"]
@@ -511,7 +515,10 @@ class PostgresJobQueue(_LeasedWrites):
 
 
 def open_queue(spec: str) -> Any:
-    """``postgresql://...`` / a libpq DSN -> PostgreSQL; anything else is a SQLite file path."""
-    if spec.startswith(("postgres://", "postgresql://")) or ("dbname=" in spec and "host=" in spec):
-        return PostgresJobQueue(spec)
-    return SqliteJobQueue(spec)
+    """The queue ``spec`` names, as :func:`netflix_clone.platform.dsn.parse_store` reads it: a PostgreSQL
+    URL or libpq DSN (``dbname=app`` too) -> PostgreSQL; ``sqlite:///PATH`` or a path -> a SQLite file.
+    Something that looks like a DSN but is not one is a usage error, never a file of that name."""
+    store = parse_store(spec)
+    if store.kind == "postgres":
+        return PostgresJobQueue(store.target)
+    return SqliteJobQueue(store.sqlite_path)

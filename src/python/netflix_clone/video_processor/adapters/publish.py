@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional, Protocol
 
 from netflix_clone.contracts.catalog import InvalidTitleId, check_title_id
+from netflix_clone.video_processor.errors import PublishError
 
 __all__ = [
     "COMMIT_LAST",
@@ -61,10 +62,6 @@ _TYPES = {
     ".jpg": "image/jpeg",
     ".json": "application/json",
 }
-
-
-class PublishError(RuntimeError):
-    pass
 
 
 @dataclass

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from netflix_clone.video_processor.domain.levels import av1_codecs, avc_codecs, hevc_codecs
+from netflix_clone.video_processor.errors import BitstreamError
 
 __all__ = [
     "BitstreamError",
@@ -26,10 +27,6 @@ __all__ = [
     "parse_hvcc",
     "sps_from_annexb",
 ]
-
-
-class BitstreamError(ValueError):
-    pass
 
 
 @dataclass(frozen=True)

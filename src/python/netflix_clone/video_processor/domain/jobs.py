@@ -35,7 +35,15 @@ class JobOutcome:
 def next_state_after_failure(
     attempts: int, max_attempts: int, permanent: bool, reason: str, backoff_s: float = 5.0
 ) -> JobOutcome:
-    """What a failed attempt leads to. Back-off doubles per attempt, capped at 10 minutes."""
+    """What a failed attempt leads to. Back-off doubles per attempt, capped at 10 minutes.
+
+    >>> next_state_after_failure(2, 3, False, "encode failed")
+    JobOutcome(state='queued', retry_in_s=10.0, reason='encode failed')
+    >>> next_state_after_failure(3, 3, False, "encode failed").reason
+    'encode failed (gave up after 3 attempts)'
+    >>> next_state_after_failure(1, 3, True, "not_a_video: cannot read").state   # the bytes will not change
+    'failed'
+    """
     if permanent:
         return JobOutcome("failed", None, reason)
     if attempts >= max_attempts:

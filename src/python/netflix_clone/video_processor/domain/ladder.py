@@ -22,6 +22,9 @@ Rules (HLS Authoring Specification for Apple Devices, rung tables for H.264 and 
 * VBV: maxrate = ``peak_ratio`` x the encoder target (Apple caps VOD peak at 200 % of average),
   buffer = 2 x target. Each rung's codec level is the lowest whose limits hold its size, frame rate and
   VBV (``domain.levels``), and is passed to the encoder.
+
+Long module: the rules above and the rung type they produce; every function is one rule of the
+same table, and the codec details (overhead, caps, levels) are what a rung is made of.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from netflix_clone.video_processor.domain.levels import (
     hevc_level,
     level_name,
 )
+from netflix_clone.video_processor.errors import LadderError
 
 __all__ = [
     "APPLE_H264",
@@ -91,10 +95,6 @@ APPLE_HEVC: tuple[tuple[int, int, int], ...] = (
 )
 
 AUDIO_CODECS_TAG = "mp4a.40.2"  # AAC-LC
-
-
-class LadderError(ValueError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -260,7 +260,13 @@ def even(value: float) -> int:
 
 
 def fit_to_box(src_w: int, src_h: int, box_w: int, box_h: int) -> tuple[int, int, float]:
-    """Scale (src_w, src_h) to fit inside the box, box turned for portrait sources. Returns (w, h, scale)."""
+    """Scale (src_w, src_h) to fit inside the box, box turned for portrait sources. Returns (w, h, scale).
+
+    >>> fit_to_box(1920, 800, 1280, 720)[:2]    # a 2.4:1 film in the 720p box
+    (1280, 534)
+    >>> fit_to_box(1080, 1920, 1280, 720)[:2]   # a phone's portrait clip: the box turned
+    (720, 1280)
+    """
     if src_h > src_w:
         box_w, box_h = box_h, box_w
     scale = min(box_w / src_w, box_h / src_h)
@@ -268,6 +274,11 @@ def fit_to_box(src_w: int, src_h: int, box_w: int, box_h: int) -> tuple[int, int
 
 
 def rung_frame_rate(source_fps: float, height: int) -> float:
+    """The rung's frame rate: halved until at most 60 fps, and at most 30 fps below 720p.
+
+    >>> rung_frame_rate(59.94, 540), rung_frame_rate(59.94, 720), rung_frame_rate(120, 1080)
+    (29.97, 59.94, 60.0)
+    """
     fps = source_fps
     while fps > 60.0 + 1e-6:
         fps /= 2.0
@@ -381,6 +392,11 @@ def default_ladder(
     """Apple's ladder for ``codec`` fitted to a source of the given *display* size.
 
     With ``source`` every rung is capped at what the source's own bit rate justifies.
+
+    >>> [rung.name for rung in default_ladder(1280, 720, 25.0)]   # never above the source's 720p
+    ['234p-145k', '360p-365k', '432p-730k', '432p-1100k', '540p-2000k', '720p-3000k', '720p-4500k']
+    >>> [rung.name for rung in default_ladder(1280, 720, 25.0, max_rungs=3)]
+    ['234p-145k', '432p-730k', '720p-4500k']
     """
     if codec not in CODECS:
         raise LadderError(f"unknown codec {codec!r} (known: {', '.join(sorted(CODECS))})")

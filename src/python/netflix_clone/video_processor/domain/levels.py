@@ -20,6 +20,8 @@ import math
 from dataclasses import dataclass
 from typing import Optional
 
+from netflix_clone.video_processor.errors import LevelError
+
 __all__ = [
     "AV1_LEVELS",
     "H264_LEVELS",
@@ -36,10 +38,6 @@ __all__ = [
     "x264_dpb_frames",
     "x264_encoding",
 ]
-
-
-class LevelError(ValueError):
-    """The stream exceeds the highest level of the standard."""
 
 
 @dataclass(frozen=True)
@@ -169,6 +167,11 @@ def h264_level(
 
     ``cpb_factor`` is 5 for the High profile (bit-rate and buffer limits x 1.25), 4 for
     Baseline/Main.
+
+    >>> h264_level(1920, 1080, 30, 7500, 15000)      # level 4.0
+    40
+    >>> h264_level(1920, 1080, 60, 7500, 15000)      # twice the macroblock rate: 4.2
+    42
     """
     mb_w, mb_h = math.ceil(width / 16), math.ceil(height / 16)
     num, den = _fps_fraction(fps)
@@ -287,7 +290,11 @@ def av1_level(width: int, height: int, fps: float, maxrate_kbps: Optional[float]
 
 
 def avc_codecs(profile_idc: int, constraint_flags: int, level_idc: int) -> str:
-    """RFC 6381 ``avc1.PPCCLL``: the three SPS bytes after the NAL header, in hex."""
+    """RFC 6381 ``avc1.PPCCLL``: the three SPS bytes after the NAL header, in hex.
+
+    >>> avc_codecs(100, 0, 40)    # High profile, level 4.0
+    'avc1.640028'
+    """
     return f"avc1.{profile_idc:02x}{constraint_flags:02x}{level_idc:02x}"
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
+from netflix_clone.video_processor.errors import InvalidMedia
+
 __all__ = [
     "AudioStream",
     "InvalidMedia",
@@ -18,29 +20,6 @@ __all__ = [
     "VideoStream",
     "validate",
 ]
-
-
-class InvalidMedia(ValueError):
-    """The upload cannot be processed. Permanent: retrying the same bytes gives the same answer."""
-
-    REASONS = (
-        "empty_file",
-        "truncated",
-        "not_a_video",
-        "no_video_stream",
-        "unsupported_codec",
-        "dimensions_out_of_range",
-        "duration_out_of_range",
-        "frame_rate_out_of_range",
-        "file_too_large",
-    )
-
-    def __init__(self, reason: str, detail: str) -> None:
-        if reason not in self.REASONS:
-            raise ValueError(f"unknown rejection reason {reason!r}")
-        self.reason = reason
-        self.detail = detail
-        super().__init__(f"{reason}: {detail}")
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,10 @@ Method (after Netflix's per-title encoding and AWS MediaConvert's automated ABR)
    (resolutions never decrease as rates rise), and its predicted VMAF is that curve's value.
 5. Rates in the curves are elementary-stream rates; a rung's nominal rate adds the container's
    overhead (``domain.ladder.delivered_kbps``), which is what its segments will deliver.
+
+Long module: one method in five steps that share the curves and limits above; split into files, each
+step would import the others' private helpers (the curve type, the envelope search) and the method
+would no longer read top to bottom.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from typing import Optional
 
 from netflix_clone.video_processor.domain.ladder import Rung, delivered_kbps, encoder_kbps, make_rung
 from netflix_clone.video_processor.domain.levels import H264Encoding
+from netflix_clone.video_processor.errors import PlanError
 
 __all__ = [
     "Calibration",
@@ -59,10 +64,6 @@ __all__ = [
     "select_rungs",
     "trial_point",
 ]
-
-
-class PlanError(ValueError):
-    pass
 
 
 @dataclass(frozen=True)

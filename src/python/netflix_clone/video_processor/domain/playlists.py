@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
+from netflix_clone.video_processor.errors import PlaylistError
+
 __all__ = [
     "AudioRendition",
     "MediaPlaylist",
@@ -23,10 +25,6 @@ __all__ = [
     "parse_media_playlist",
     "render_master",
 ]
-
-
-class PlaylistError(ValueError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -51,7 +49,11 @@ class MediaPlaylist:
 
 
 def parse_attributes(text: str) -> dict[str, str]:
-    """An attribute list (``A=1,B="x,y"``) into a dict, quotes removed."""
+    """An attribute list (``A=1,B="x,y"``) into a dict, quotes removed.
+
+    >>> parse_attributes('BANDWIDTH=1280000,CODECS="avc1.64001e,mp4a.40.2"')
+    {'BANDWIDTH': '1280000', 'CODECS': 'avc1.64001e,mp4a.40.2'}
+    """
     attrs: dict[str, str] = {}
     i = 0
     while i < len(text):

@@ -78,6 +78,11 @@ def sprite_layout(
 
 
 def format_vtt_time(seconds: float) -> str:
+    """WebVTT's ``hh:mm:ss.ttt``.
+
+    >>> format_vtt_time(3725.5)
+    '01:02:05.500'
+    """
     millis = int(round(seconds * 1000))
     hours, rest = divmod(millis, 3_600_000)
     minutes, rest = divmod(rest, 60_000)

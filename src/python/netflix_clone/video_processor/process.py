@@ -1,7 +1,13 @@
-"""One video job end to end: hash, probe, plan, encode, measure, score, thumbnail, publish, catalog.
+"""Processing one video, end to end: hash, probe, plan, encode, measure, score, thumbnail, publish, catalog.
 
 The job key is derived from the input's bytes and every setting that changes the output, so the same
 job always writes the same names; a job whose manifest is already published is not redone.
+
+This is the *process* use case (the worker's is ``worker.py``): it wires the domain's ladder and
+per-title rules to the ffmpeg, quality, thumbnail, publish and catalog adapters.
+
+Long module: the stages of one job in order (plan, encode, measure, score, thumbnail, stage, publish,
+catalog row), each a few lines of wiring over an adapter; split, the order would be spread over files.
 """
 
 from __future__ import annotations
