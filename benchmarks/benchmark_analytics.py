@@ -31,8 +31,8 @@ from netflix_clone.analytics_consumer.adapters.sinks import PostgresSink, Sqlite
 from netflix_clone.analytics_consumer.consumer import StreamConsumer, consumer_for_prefix  # noqa: E402
 from netflix_clone.analytics_consumer.domain.closing import ClosingRule  # noqa: E402
 from netflix_clone.analytics_consumer.domain.session import compute_session  # noqa: E402
-from netflix_clone.analytics_consumer.domain.simulator import simulate_population  # noqa: E402
 from netflix_clone.contracts.player_events import encode_event  # noqa: E402
+from netflix_clone.tools.analytics.simulator import simulate_population  # noqa: E402
 
 
 def log(message: str) -> None:

@@ -123,8 +123,8 @@ def _recommendation_kernels(workdir: Path) -> dict[str, Callable[[], object]]:
 def _analytics_kernels() -> dict[str, Callable[[], object]]:
     from netflix_clone.analytics_consumer.adapters.session_store import SessionBatch, pack_events
     from netflix_clone.analytics_consumer.domain.session import compute_session
-    from netflix_clone.analytics_consumer.domain.simulator import simulate_population
     from netflix_clone.contracts.player_events import decode_event, encode_event
+    from netflix_clone.tools.analytics.simulator import simulate_population
 
     events = simulate_population(sessions=12, users=10, seed=5, spread_s=60)
     by_sid: dict[str, list[Any]] = {}

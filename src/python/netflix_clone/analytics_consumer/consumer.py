@@ -1,5 +1,6 @@
-"""The consumer's use cases: a Redis stream batch (decode, dead-letter or store, ack, close due sessions)
-and a file replay. Both close sessions by the same :class:`ClosingRule`.
+"""The stream use case: Redis stream batches (decode, dead-letter or store, ack, close due sessions) by
+any number of consumers sharing a group and the Redis session store. The file replay is ``replay.py``;
+both close sessions by the same :class:`ClosingRule` and dead-letter through ``domain/dead_letters.py``.
 
 Every input ends as a stored event or a dead letter with a stable reason - nothing else escapes:
 
@@ -23,28 +24,21 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from netflix_clone.analytics_consumer.adapters.redis_streams import entry_ms
 from netflix_clone.analytics_consumer.adapters.session_store import RedisSessionStore, SessionBatch, StoredSession
 from netflix_clone.analytics_consumer.adapters.sinks import SessionSink
-from netflix_clone.analytics_consumer.domain.closing import ClosingRule, ReceiveClock
-from netflix_clone.analytics_consumer.domain.session import SessionMetrics
-from netflix_clone.analytics_consumer.domain.sessionizer import Added, Sessionizer
-from netflix_clone.contracts.player_events import EventError, PlayerEvent, decode_event, encode_event
+from netflix_clone.analytics_consumer.domain.closing import ClosingRule
+from netflix_clone.analytics_consumer.domain.dead_letters import DeadLetter, late_letter, overflow_letter, skew_letter
+from netflix_clone.contracts.player_events import EventError, decode_event, encode_event
+from netflix_clone.platform.metrics import new_registry
 
-__all__ = [
-    "ConsumerMetrics",
-    "DeadLetter",
-    "ReplayResult",
-    "StreamConsumer",
-    "consumer_for_prefix",
-    "replay_lines",
-]
+__all__ = ["ConsumerMetrics", "DeadLetter", "StreamConsumer", "consumer_for_prefix"]
 
 _log = logging.getLogger(__name__)
 
@@ -62,7 +56,7 @@ def _transient(exc: BaseException) -> bool:
 
 @dataclass
 class ConsumerMetrics:
-    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    registry: CollectorRegistry = field(default_factory=new_registry)
 
     def __post_init__(self) -> None:
         r = self.registry
@@ -97,24 +91,6 @@ class ConsumerMetrics:
 
     def total(self, counter: Counter) -> int:
         return int(sum(s.value for m in counter.collect() for s in m.samples if s.name.endswith("_total")))
-
-
-@dataclass(frozen=True)
-class DeadLetter:
-    token: Any
-    payload: bytes
-    reason: str
-    detail: str
-
-
-def _skew_letter(token: Any, payload: bytes, event: PlayerEvent, rx: int, rule: ClosingRule) -> DeadLetter:
-    return DeadLetter(
-        token,
-        payload,
-        "clock_skew",
-        f"ts {event.ts} is {event.ts - rx} ms ahead of its receive time {rx} "
-        f"(allowed {rule.max_future_skew_ms} ms)",
-    )
 
 
 class StreamConsumer:
@@ -187,7 +163,7 @@ class StreamConsumer:
                 continue
             rx = entry_ms(token)
             if self.rule.skewed(event.ts, rx):
-                dead.append(_skew_letter(token, payload, event, rx, self.rule))
+                dead.append(skew_letter(token, payload, event, rx, self.rule))
                 continue
             batch = sessions.get(event.sid)
             if batch is None:
@@ -200,23 +176,9 @@ class StreamConsumer:
             rejected = {id(s) for s in outcome.overflow} | {id(s) for s in outcome.late}
             stored = sum(len(s.events) for s in sessions.values() if id(s) not in rejected)
             for s in outcome.overflow:
-                dead += [
-                    DeadLetter(
-                        t,
-                        payloads[t],
-                        "session_too_large",
-                        f"session {s.sid} holds the maximum of events",
-                    )
-                    for t in s.tokens
-                ]
+                dead += [overflow_letter(t, payloads[t], s.sid) for t in s.tokens]
             for s in outcome.late:
-                dead += [
-                    DeadLetter(
-                        t, payloads[t], "late",
-                        f"session {s.sid} was committed more than {self.rule.retention_ms} ms ago",
-                    )
-                    for t in s.tokens
-                ]  # fmt: skip
+                dead += [late_letter(t, payloads[t], s.sid, self.rule) for t in s.tokens]
         self._dead_letter(dead)
         self.metrics.stored.inc(stored)
         return [token for token, _ in entries]
@@ -382,112 +344,3 @@ def consumer_for_prefix(
     source.ensure_group()
     store = RedisSessionStore(client, prefix=prefix + "store:", owner=name, lease_ms=lease_ms, rule=rule, shards=shards)
     return StreamConsumer(source, store, sinks)
-
-
-# File replay ----------------------------------------------------------------------------------------
-@dataclass
-class ReplayResult:
-    events: int = 0
-    stored: int = 0
-    sessions: int = 0
-    commits: int = 0
-    dead_letters: list[DeadLetter] = field(default_factory=list)
-    reasons: dict[str, int] = field(default_factory=dict)
-
-
-def replay_lines(
-    lines: Iterable[tuple[Any, bytes]],
-    sinks: Sequence[SessionSink],
-    rule: Optional[ClosingRule] = None,
-    *,
-    on_dead: Optional[Callable[[DeadLetter], None]] = None,
-    flush_every: int = 5000,
-    progress: Optional[Callable[[ReplayResult], None]] = None,
-) -> tuple[ReplayResult, Sessionizer]:
-    """Sessionize (token, payload) lines, in order, into the sinks. A bad line is dead-lettered and
-    skipped; a session the sinks reject is dead-lettered whole; everything else is written."""
-    rule = rule or ClosingRule()
-    sessionizer = Sessionizer(rule)
-    clock = ReceiveClock(rule.max_future_skew_ms)
-    result = ReplayResult()
-    committed: set[str] = set()
-
-    def dead(letter: DeadLetter) -> None:
-        if on_dead is None:
-            result.dead_letters.append(letter)
-        else:
-            on_dead(letter)
-        result.reasons[letter.reason] = result.reasons.get(letter.reason, 0) + 1
-
-    def write(closed: list[SessionMetrics]) -> None:
-        if not closed:
-            return
-        for ok in _write_each(closed, sinks, dead):
-            result.commits += 1
-            if ok.session_id not in committed:
-                committed.add(ok.session_id)
-                result.sessions += 1
-
-    pending = 0
-    for token, payload in lines:
-        result.events += 1
-        try:
-            event = decode_event(payload)
-        except EventError as error:
-            dead(DeadLetter(token, payload, error.reason, error.detail))
-            continue
-        rx, skewed = clock.observe(event.sid, event.ts)
-        if skewed:
-            dead(_skew_letter(token, payload, event, rx, rule))
-            continue
-        outcome = sessionizer.add(event, rx)
-        if outcome == Added.LATE:
-            late = f"session {event.sid} was committed more than {rule.retention_ms} ms ago"
-            dead(DeadLetter(token, payload, "late", late))
-        elif outcome == Added.OVERFLOW:
-            dead(
-                DeadLetter(
-                    token,
-                    payload,
-                    "session_too_large",
-                    f"session {event.sid} holds the maximum of events",
-                )
-            )
-        else:
-            result.stored += 1
-        pending += 1
-        if pending >= flush_every:
-            pending = 0
-            write(sessionizer.advance(clock.now))
-            if progress is not None:
-                progress(result)
-    write(sessionizer.close_all())
-    return result, sessionizer
-
-
-def _write_each(
-    sessions: list[SessionMetrics], sinks: Sequence[SessionSink], dead: Callable[[DeadLetter], None]
-) -> list[SessionMetrics]:
-    """All at once; if a sink refuses, one by one, dead-lettering the sessions it refuses. When it
-    refuses every one of them it is down, not fed poison: that is raised, nothing dead-lettered."""
-    try:
-        for sink in sinks:
-            sink.write(sessions)
-        return sessions
-    except Exception as exc:  # pylint: disable=broad-except  # isolate the session at fault
-        first: Exception = exc
-    written: list[SessionMetrics] = []
-    refused: list[tuple[SessionMetrics, Exception]] = []
-    for session in sessions:
-        try:
-            for sink in sinks:
-                sink.write([session])
-        except Exception as exc:  # pylint: disable=broad-except
-            refused.append((session, exc))
-            continue
-        written.append(session)
-    if not written:
-        raise first
-    for session, error in refused:
-        dead(DeadLetter(session.session_id, b"", "sink_rejected", f"{type(error).__name__}: {error}"))
-    return written

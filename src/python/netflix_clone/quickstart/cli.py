@@ -33,6 +33,7 @@ import httpx
 
 from netflix_clone.analytics_consumer import cli as analytics_cli
 from netflix_clone.recommendation_service import cli as reco_cli
+from netflix_clone.tools.analytics import cli as analytics_tools_cli
 from netflix_clone.video_processor import cli as video_cli
 
 __all__ = ["main"]
@@ -163,7 +164,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "--titles", ",".join(title_ids), "--taste-clusters", "4", "--durations-min", "3,6,12",
                 "--json"]  # fmt: skip
     simulate += ["--redis-url", args.redis_url, "--stream", stream] if real else ["--out", str(events)]
-    simulated = _call(analytics_cli.main, simulate, "the player simulator")
+    simulated = _call(analytics_tools_cli.main, simulate, "the player simulator")
     t = lap("simulate", t)
 
     _say(f"[3/5] analytics-consumer: {simulated['events']} events -> sessions, QoE, viewing history")

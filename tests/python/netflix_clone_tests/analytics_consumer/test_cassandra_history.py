@@ -15,8 +15,8 @@ from netflix_clone.analytics_consumer.adapters.cassandra_history import (
 )
 from netflix_clone.analytics_consumer.adapters.sinks import viewing_record
 from netflix_clone.analytics_consumer.domain.sessionizer import Sessionizer
-from netflix_clone.analytics_consumer.domain.simulator import simulate_population
 from netflix_clone.platform.connections import connect_cassandra
+from netflix_clone.tools.analytics.simulator import simulate_population
 
 
 def _sessions():

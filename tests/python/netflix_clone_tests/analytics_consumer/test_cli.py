@@ -7,13 +7,14 @@ from pathlib import Path
 import pytest
 
 from netflix_clone.analytics_consumer.cli import main
+from netflix_clone.tools.analytics.cli import main as tools_main
 from netflix_clone_testing.backends import RedisNamespace
 
 
 def test_simulate_then_replay_with_dead_letters(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     events = tmp_path / "events.jsonl"
     assert (
-        main(
+        tools_main(
             [
                 "simulate",
                 "--sessions",
@@ -57,7 +58,7 @@ def test_run_consumes_a_stream_into_the_sinks(
 ) -> None:
     stream = redis_ns.key("player-events")
     assert (
-        main(
+        tools_main(
             [
                 "simulate",
                 "--sessions",
@@ -109,8 +110,8 @@ def test_taste_groups_shape_what_viewers_play_and_report_groups_qoe(
 ) -> None:
     from collections import Counter
 
-    from netflix_clone.analytics_consumer.domain.simulator import simulate_population
     from netflix_clone.contracts.player_events import PlayRequest
+    from netflix_clone.tools.analytics.simulator import simulate_population
 
     titles = [f"title-{i}" for i in range(8)]
     events = simulate_population(sessions=800, users=40, titles=titles, seed=3, taste_clusters=4)
@@ -121,8 +122,8 @@ def test_taste_groups_shape_what_viewers_play_and_report_groups_qoe(
     assert len(plays) == 800 and {t for _, t in plays} <= set(titles)
 
     out = tmp_path / "events.jsonl"
-    assert main(["simulate", "--sessions", "200", "--titles", ",".join(titles), "--taste-clusters", "4",
-                 "--durations-min", "2,4", "--out", str(out), "--json"]) == 0  # fmt: skip
+    assert tools_main(["simulate", "--sessions", "200", "--titles", ",".join(titles), "--taste-clusters", "4",
+                       "--durations-min", "2,4", "--out", str(out), "--json"]) == 0  # fmt: skip
     capsys.readouterr()
     db = tmp_path / "a.sqlite"
     assert main(["replay", str(out), "--sqlite", str(db), "--json"]) == 0

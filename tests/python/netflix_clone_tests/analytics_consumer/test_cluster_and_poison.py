@@ -14,13 +14,13 @@ from netflix_clone.analytics_consumer.adapters import session_store
 from netflix_clone.analytics_consumer.adapters.redis_streams import publish_events
 from netflix_clone.analytics_consumer.adapters.sinks import SqliteSink
 from netflix_clone.analytics_consumer.consumer import StreamConsumer, consumer_for_prefix
-from netflix_clone.analytics_consumer.crash_check import run_crash_test
 from netflix_clone.analytics_consumer.domain.closing import ClosingRule
 from netflix_clone.analytics_consumer.domain.session import SessionMetrics
 from netflix_clone.analytics_consumer.domain.sessionizer import Sessionizer
-from netflix_clone.analytics_consumer.domain.simulator import simulate_population
 from netflix_clone.contracts.player_events import encode_event
 from netflix_clone.platform.connections import connect_redis
+from netflix_clone.tools.analytics.crash_check import run_crash_test
+from netflix_clone.tools.analytics.simulator import simulate_population
 from netflix_clone_testing.backends import RedisNamespace
 
 RULE = ClosingRule(inactivity_timeout_ms=86_400_000)

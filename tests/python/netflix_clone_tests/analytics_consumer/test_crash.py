@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from netflix_clone.analytics_consumer.crash_check import run_crash_test
+from netflix_clone.tools.analytics.crash_check import run_crash_test
 from netflix_clone_testing.backends import REDIS_URL
 
 

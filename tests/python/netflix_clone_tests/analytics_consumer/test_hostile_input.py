@@ -24,11 +24,12 @@ from netflix_clone.analytics_consumer.adapters.sinks import (
     SessionSink,
     SqliteSink,
 )
-from netflix_clone.analytics_consumer.consumer import StreamConsumer, consumer_for_prefix, replay_lines
+from netflix_clone.analytics_consumer.consumer import StreamConsumer, consumer_for_prefix
 from netflix_clone.analytics_consumer.domain.closing import ClosingRule
 from netflix_clone.analytics_consumer.domain.sessionizer import Sessionizer
-from netflix_clone.analytics_consumer.domain.simulator import simulate_population
+from netflix_clone.analytics_consumer.replay import replay_lines
 from netflix_clone.contracts.player_events import EventError, Heartbeat, decode_event, encode_event
+from netflix_clone.tools.analytics.simulator import simulate_population
 from netflix_clone_testing.backends import RedisNamespace
 
 RULE = ClosingRule(inactivity_timeout_ms=86_400_000)

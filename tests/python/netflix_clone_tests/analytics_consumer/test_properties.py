@@ -11,7 +11,7 @@ from netflix_clone.analytics_consumer.domain.closing import ClosingRule
 from netflix_clone.analytics_consumer.domain.qoe import QoeInputs, qoe_score
 from netflix_clone.analytics_consumer.domain.session import compute_session
 from netflix_clone.analytics_consumer.domain.sessionizer import Sessionizer
-from netflix_clone.analytics_consumer.domain.simulator import NETWORKS, simulate_session
+from netflix_clone.tools.analytics.simulator import NETWORKS, simulate_session
 
 sessions = st.builds(
     lambda seed, net, duration: simulate_session(

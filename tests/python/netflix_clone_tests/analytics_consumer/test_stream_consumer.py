@@ -15,8 +15,8 @@ from netflix_clone.analytics_consumer.adapters.sinks import SESSION_COLUMNS, Sql
 from netflix_clone.analytics_consumer.consumer import StreamConsumer, consumer_for_prefix
 from netflix_clone.analytics_consumer.domain.closing import ClosingRule
 from netflix_clone.analytics_consumer.domain.sessionizer import Sessionizer
-from netflix_clone.analytics_consumer.domain.simulator import simulate_population
 from netflix_clone.contracts.player_events import encode_event
+from netflix_clone.tools.analytics.simulator import simulate_population
 from netflix_clone_testing.backends import RedisNamespace
 
 EVENTS = simulate_population(sessions=30, users=10, seed=9, spread_s=20)

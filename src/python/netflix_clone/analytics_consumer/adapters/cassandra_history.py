@@ -12,6 +12,7 @@ from typing import Any
 
 from netflix_clone.analytics_consumer.adapters.sinks import viewing_record
 from netflix_clone.analytics_consumer.domain.session import SessionMetrics
+from netflix_clone.analytics_consumer.errors import InvalidConfig, SinkWriteFailed
 from netflix_clone.contracts.viewing_history import ViewingRecord
 
 __all__ = ["CassandraHistorySink", "bind_values", "statements"]
@@ -35,7 +36,7 @@ def statements(
     keyspace: str, replication: str = "{'class': 'SimpleStrategy', 'replication_factor': 1}"
 ) -> dict[str, str]:
     if not _IDENTIFIER.match(keyspace):
-        raise ValueError(f"invalid Cassandra keyspace name {keyspace!r}")
+        raise InvalidConfig(f"invalid Cassandra keyspace name {keyspace!r}")
     return {
         "keyspace": f"CREATE KEYSPACE IF NOT EXISTS {keyspace} WITH replication = {replication}",
         "table": (
@@ -82,7 +83,7 @@ class CassandraHistorySink:
         )
         failed = [r for r in results if not r.success]
         if failed:
-            raise RuntimeError(f"{len(failed)} Cassandra writes failed: {failed[0].result_or_exc}")
+            raise SinkWriteFailed(f"{len(failed)} Cassandra writes failed: {failed[0].result_or_exc}")
 
     def history(self, user_id: str, limit: int = 100) -> list[Any]:
         return list(self.session.execute(self.recent, (user_id, limit)))

@@ -1,5 +1,8 @@
 """Open sessions kept in Redis - or Redis Cluster - so any number of consumers can share a stream.
 
+Long module: the two Lua scripts, the key layout they and the Python side share, and the store that calls
+them are one protocol; split apart, a change to a key or an argument would have to be made in two files.
+
 A consumer group hands a session's events to different consumers; keeping them in Redis (not in one
 consumer's memory) lets every consumer see whole sessions, survives consumer crashes and bounds memory.
 
@@ -37,9 +40,11 @@ from typing import Any, Optional
 
 import msgspec
 
-from netflix_clone.analytics_consumer.domain.closing import ClosingRule
+from netflix_clone.analytics_consumer.domain.closing import ClosingRule, end_reason
+from netflix_clone.analytics_consumer.domain.qoe import rebuffering_ratio
 from netflix_clone.analytics_consumer.domain.session import SessionMetrics, compute_session
-from netflix_clone.contracts.player_events import End, Error, Heartbeat, PlayerEvent, PlayRequest
+from netflix_clone.analytics_consumer.errors import InvalidConfig
+from netflix_clone.contracts.player_events import Heartbeat, PlayerEvent, PlayRequest
 
 __all__ = ["Batch", "RedisSessionStore", "SessionBatch", "StoredSession", "pack_events"]
 
@@ -185,10 +190,10 @@ class SessionBatch:
         kind = type(event)
         if kind is Heartbeat:  # most events: nothing more to note
             return
-        if self.end_rx is None and (kind is End or (kind is Error and event.fatal)):  # type: ignore[union-attr]
-            self.end_rx = received_ms
-        elif kind is PlayRequest:
+        if kind is PlayRequest:
             self.cid = event.cid  # type: ignore[union-attr]
+        elif self.end_rx is None and end_reason(event) is not None:
+            self.end_rx = received_ms
 
 
 @dataclass
@@ -208,11 +213,11 @@ class StoredSession:
 
 
 def _end_reason(events: Iterable[PlayerEvent]) -> Optional[str]:
+    """The reason of the session's first ending event (in stored order), by the closing rule."""
     for event in events:
-        if isinstance(event, End):
-            return "end"
-        if isinstance(event, Error) and event.fatal:
-            return "fatal_error"
+        ended = end_reason(event)
+        if ended is not None:
+            return ended
     return None
 
 
@@ -240,9 +245,9 @@ class RedisSessionStore:
         bucket_ttl_ms: int = 7_200_000,
     ) -> None:
         if "{" in prefix or "}" in prefix:
-            raise ValueError(f"the key prefix {prefix!r} must not contain braces (they are hash tags)")
+            raise InvalidConfig(f"the key prefix {prefix!r} must not contain braces (they are hash tags)")
         if shards < 1:
-            raise ValueError("shards must be at least 1")
+            raise InvalidConfig("shards must be at least 1")
         self.client = client
         self.prefix = prefix
         self.rule = rule or ClosingRule()
@@ -299,8 +304,7 @@ class RedisSessionStore:
         """
         pipe = self.client.pipeline(transaction=False)
         if reason is None:
-            idle_before = watermark - self.rule.inactivity_timeout_ms
-            ended_before = watermark - self.rule.reorder_window_ms
+            idle_before, ended_before = self.rule.due_cutoffs(watermark)
         else:
             idle_before = ended_before = 2**62
         for shard in range(self.shards):
@@ -338,7 +342,7 @@ class RedisSessionStore:
             distinct = {e.seq for e in events}
             self.duplicates += len(events) - len(distinct)
             # A session that ended keeps its own reason; otherwise the caller's, else inactivity.
-            close_reason = _end_reason(events) or reason or self.rule.close_reason(None)
+            close_reason = self.rule.close_reason(_end_reason(events), reason)
             metrics = compute_session(events, close_reason)
             ready.append(StoredSession(sid, metrics, len(blob), reopened))
         if empty:  # index entries without events (the events expired): drop them
@@ -432,6 +436,6 @@ class RedisSessionStore:
             "play_ms": play,
             "stall_ms": stall,
             "avg_qoe_score": totals["score_sum"] / totals["scored"] if totals.get("scored") else float("nan"),
-            "rebuffering_ratio": stall / (stall + play) if stall + play > 0 else 0.0,
+            "rebuffering_ratio": rebuffering_ratio(stall, play),
             "failure_rate": totals.get("failures", 0.0) / sessions if sessions else 0.0,
         }

@@ -24,6 +24,15 @@ no client can move time for everyone else.
     55000
     >>> rule.skewed(event_ts=86_400_000 + 1_000, received_ms=1_000)
     True
+
+The Redis session store asks the same questions of its indexes (:meth:`ClosingRule.due_cutoffs`)
+and keeps a committed session's events for ``retention_ms`` (key expiry), which is
+:meth:`ClosingRule.reopens` there: no other module states a part of this rule.
+
+    >>> rule.due_cutoffs(watermark=200_000)
+    (80000, 195000)
+    >>> rule.close_reason(None), rule.close_reason("end", "backpressure"), rule.close_reason(None, "end_of_input")
+    ('inactivity', 'end', 'end_of_input')
 """
 
 from __future__ import annotations
@@ -32,7 +41,20 @@ import heapq
 from dataclasses import dataclass
 from typing import Optional
 
-__all__ = ["ClosingRule", "ReceiveClock"]
+from netflix_clone.contracts.player_events import End, Error, PlayerEvent
+
+__all__ = ["ClosingRule", "ReceiveClock", "end_reason"]
+
+
+def end_reason(event: PlayerEvent) -> Optional[str]:
+    """Does ``event`` end its session? ``"end"`` for an end event, ``"fatal_error"`` for a fatal
+    error, else ``None`` (the session is then closed by inactivity, or by the caller's reason)."""
+    kind = type(event)
+    if kind is End:
+        return "end"
+    if kind is Error and event.fatal:  # type: ignore[union-attr]
+        return "fatal_error"
+    return None
 
 
 @dataclass(frozen=True)
@@ -67,9 +89,16 @@ class ClosingRule:
         """Does an event received at ``received_ms`` reopen a session committed at ``committed_rx``?"""
         return received_ms - committed_rx <= self.retention_ms
 
+    def due_cutoffs(self, watermark: int) -> tuple[int, int]:
+        """(last receive time, end receive time) at or before which a session is due at ``watermark``:
+        :meth:`is_due` for an index of sessions by either time."""
+        return watermark - self.inactivity_timeout_ms, watermark - self.reorder_window_ms
+
     @staticmethod
-    def close_reason(end_reason: Optional[str]) -> str:
-        return end_reason or "inactivity"
+    def close_reason(ended: Optional[str], forced: Optional[str] = None) -> str:
+        """A session that ended keeps its own reason (``end``, ``fatal_error``); otherwise the reason
+        it was closed early for (``end_of_input``, ``backpressure``), else ``inactivity``."""
+        return ended or forced or "inactivity"
 
 
 class ReceiveClock:

@@ -34,7 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-__all__ = ["MOS_MAX", "MOS_MIN", "QoeInputs", "mos", "qoe_score", "rebuffering_ratio"]
+__all__ = ["MOS_MAX", "MOS_MIN", "QoeInputs", "mos", "qoe_score", "rebuffering_ratio", "rebuffering_ratio_sql"]
 
 MOS_MAX = 4.23
 _W_TI, _W_FR, _W_TR = 0.0672, 0.742, 0.106
@@ -52,8 +52,31 @@ class QoeInputs:
 
 
 def rebuffering_ratio(stall_ms: float, play_ms: float) -> float:
+    """Network stall time / (stall time + play time); 0 when there was neither.
+
+    The one definition: a session's row, the real-time view in Redis, the QoE report and the
+    PostgreSQL view ``qoe_per_minute`` (through :func:`rebuffering_ratio_sql`) all use it. Over many
+    sessions it is taken of the *sums* (time-weighted), never averaged over sessions:
+
+    >>> rebuffering_ratio(2_000, 120_000)
+    0.01639344262295082
+    >>> rebuffering_ratio(0, 0)
+    0.0
+    >>> sessions = [(2_000, 120_000), (0, 60_000)]
+    >>> round(rebuffering_ratio(sum(s for s, _ in sessions), sum(p for _, p in sessions)), 6)
+    0.010989
+    """
     total = stall_ms + play_ms
     return 0.0 if total <= 0 else stall_ms / total
+
+
+def rebuffering_ratio_sql(stall_ms: str, play_ms: str) -> str:
+    """:func:`rebuffering_ratio` as a SQL expression over two SQL expressions (PostgreSQL; tested equal).
+
+    >>> print(rebuffering_ratio_sql("sum(stall_ms)", "sum(play_ms)"))
+    coalesce((sum(stall_ms))::double precision / nullif((sum(stall_ms)) + (sum(play_ms)), 0), 0.0)
+    """
+    return f"coalesce(({stall_ms})::double precision / nullif(({stall_ms}) + ({play_ms}), 0), 0.0)"
 
 
 def _level(value: float, low: float, high: float, *, inclusive: bool = True) -> int:

@@ -17,9 +17,9 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Optional
 
-from netflix_clone.analytics_consumer.domain.closing import ClosingRule
+from netflix_clone.analytics_consumer.domain.closing import ClosingRule, end_reason
 from netflix_clone.analytics_consumer.domain.session import SessionMetrics, compute_session
-from netflix_clone.contracts.player_events import End, Error, PlayerEvent
+from netflix_clone.contracts.player_events import PlayerEvent
 
 __all__ = ["Added", "OpenSession", "Sessionizer"]
 
@@ -97,10 +97,9 @@ class Sessionizer:
         session.events[event.seq] = event
         session.last_rx = max(session.last_rx, received_ms)
         if session.end_rx is None:
-            if isinstance(event, End):
-                session.end_rx, session.end_reason = received_ms, "end"
-            elif isinstance(event, Error) and event.fatal:
-                session.end_rx, session.end_reason = received_ms, "fatal_error"
+            ended = end_reason(event)
+            if ended is not None:
+                session.end_rx, session.end_reason = received_ms, ended
         return outcome
 
     def advance(self, watermark: Optional[int] = None) -> list[SessionMetrics]:
@@ -117,7 +116,7 @@ class Sessionizer:
 
     def _close(self, sid: str, now: int, reason: Optional[str]) -> SessionMetrics:
         session = self.sessions.pop(sid)
-        close_reason = session.end_reason or reason or self.rule.close_reason(None)
+        close_reason = self.rule.close_reason(session.end_reason, reason)
         self._retained[sid] = _Retained(session, now)
         if len(self._retained) > self.max_retained:
             self._bury(*self._retained.popitem(last=False)[:1])

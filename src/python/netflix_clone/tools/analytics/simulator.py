@@ -4,7 +4,8 @@ Per session: a throughput trace (log-normal random walk around the network profi
 throughput-rule ABR (highest rung <= 0.8 x smoothed throughput), segment-by-segment downloads that fill a
 buffer which playback drains; an empty buffer is a stall. Viewers abandon when startup exceeds their
 patience or stalls pile up; a small share of sessions fail to start or fail mid-play. Deterministic under
-a seed. Used by tests, the benchmark, the crash test and demos.
+a seed. Used by tests, the benchmark, the crash test and demos (``analytics-tools simulate``); a tool,
+not part of the analytics-consumer image.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Crash test: SIGKILL the stream consumer again and again while simulated events flow, restart it each
 time, then check every session exists exactly once with the metrics of an uninterrupted replay.
 
-    analytics-consumer crash-check --sessions 4800 --json   (~1M events; see cli.py)
+    analytics-tools crash-check --sessions 4800 --json   (~1M events; see cli.py)
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from netflix_clone.analytics_consumer.adapters.sinks import SESSION_COLUMNS, Sql
 from netflix_clone.analytics_consumer.consumer import StreamConsumer, consumer_for_prefix
 from netflix_clone.analytics_consumer.domain.closing import ClosingRule
 from netflix_clone.analytics_consumer.domain.sessionizer import Sessionizer
-from netflix_clone.analytics_consumer.domain.simulator import simulate_population
 from netflix_clone.contracts.player_events import encode_event
+from netflix_clone.tools.analytics.simulator import simulate_population
 
 __all__ = ["CrashReport", "run_crash_test"]
 
