@@ -3,7 +3,7 @@
 #
 # Prints `export …` lines for eval:  eval "$(bash build-support/ensure-docker.sh)"
 #   DOCKER_HOST        the engine to use (an existing one, or one started here)
-#   BASE_IMAGE         python:3.11-slim when present locally, else an offline-built Debian bookworm image
+#   BASE_IMAGE         python:3.11-slim-bookworm when present locally, else an offline-built Debian bookworm image
 #   NFC_DOCKERD_PID    set only when this script started dockerd (stop it with: kill "$NFC_DOCKERD_PID")
 # Needs root only when it has to install or start something. Registries are never contacted; the base
 # image is built from Debian's package mirror with debootstrap.
@@ -47,8 +47,8 @@ else
 fi
 export DOCKER_HOST="$host"
 
-if docker image inspect python:3.11-slim >/dev/null 2>&1; then
-  base=python:3.11-slim
+if docker image inspect python:3.11-slim-bookworm >/dev/null 2>&1; then
+  base=python:3.11-slim-bookworm
 elif docker image inspect "$BASE_TAG" >/dev/null 2>&1; then
   base="$BASE_TAG"
 else

@@ -7,8 +7,10 @@
 
     eval "$(bash build-support/ensure-docker.sh)"; python3 build-support/smoke_images.py --tag dev
 
-Containers use the host network (the servers listen on loopback only). Everything created - containers,
-a database, Redis keys under one prefix, a work directory - is removed afterwards. Prints a JSON report
+Containers use the host network (the servers listen on loopback only). Files go to fresh named volumes
+mounted where the compose stack mounts them (/models, /media): the images create those paths owned by
+their user (uid 10001), so a new volume is writable without any chmod - which this test proves. Everything
+created - containers, a database, Redis keys under one prefix, the volumes - is removed afterwards. Prints a JSON report
 with image sizes and timings; exits 1 if any check failed.
 """
 
@@ -17,15 +19,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import socket
 import subprocess  # nosec B404 - fixed docker/psql/redis-cli argument lists
 import sys
-import tempfile
 import time
 import urllib.request
 import uuid
-from pathlib import Path
 from typing import Any, Callable
 
 SERVICES = ("recommendation-service", "analytics-consumer", "video-processor")
@@ -68,15 +67,20 @@ class Smoke:
         self.prefix = f"smoke-{self.run_id}:"
         self.db = f"smoke_{self.run_id}"
         self.dsn = f"host=127.0.0.1 port=5432 user=postgres dbname={self.db}"
-        self.work = Path(tempfile.mkdtemp(prefix="nfc-smoke-"))
-        self.work.chmod(0o777)  # the containers run as uid 10001
+        # service -> (named volume, mount point): created empty by `docker run`, initialised from the image.
+        self.volumes = {
+            "recommendation-service": (f"nfc-smoke-models-{self.run_id}", "/models"),
+            "video-processor": (f"nfc-smoke-media-{self.run_id}", "/media"),
+        }
         self.containers: list[str] = []
 
     def image(self, service: str) -> str:
         return f"netflix-clone/{service}:{self.tag}"
 
     def docker_run(self, service: str, *args: str, detach: bool = False, env: dict[str, str] | None = None) -> str:
-        command = ["docker", "run", "--network", "host", "-v", f"{self.work}:/data"]
+        command = ["docker", "run", "--network", "host", *([] if detach else ["--rm"])]
+        if service in self.volumes:
+            command += ["-v", ":".join(self.volumes[service])]
         for key, value in (env or {}).items():
             command += ["-e", f"{key}={value}"]
         if detach:
@@ -93,6 +97,23 @@ class Smoke:
             self.containers.append(name)
         command += [self.image(service), *args]
         return sh(*command).strip()
+
+    def read(self, service: str, path: str) -> str:
+        """A file from the service's volume, read by a throwaway container as the image user."""
+        volume, mount = self.volumes[service]
+        return sh("docker", "run", "--rm", "-v", f"{volume}:{mount}", "--entrypoint", "cat", self.image(service), path)
+
+    def ls(self, service: str, pattern: str) -> list[str]:
+        volume, mount = self.volumes[service]
+        out = sh("docker", "run", "--rm", "-v", f"{volume}:{mount}", "--entrypoint", "sh", self.image(service),
+                 "-c", f"ls -d {pattern} 2>/dev/null || true")  # fmt: skip
+        return out.split()
+
+    def owner(self, service: str) -> str:
+        """uid:gid of the volume's root as a fresh container sees it (the image user's, not root's)."""
+        volume, mount = self.volumes[service]
+        return sh("docker", "run", "--rm", "-v", f"{volume}:{mount}", "--entrypoint", "stat", self.image(service),
+                  "-c", "%u:%g", mount).strip()  # fmt: skip
 
     def healthy(self, container: str) -> bool:
         state = sh("docker", "inspect", "--format", "{{.State.Status}} {{.State.Health.Status}}", container).split()
@@ -126,16 +147,15 @@ class Smoke:
         keys = sh("redis-cli", "-u", self.redis_url, "--scan", "--pattern", f"{self.prefix}*", check=False).split()
         for start in range(0, len(keys), 500):
             sh("redis-cli", "-u", self.redis_url, "DEL", *keys[start : start + 500], check=False)
-        sh("docker", "run", "--rm", "-v", f"{self.work}:/data", "--user", "0", "--entrypoint", "sh",
-           self.image("analytics-consumer"), "-c", "rm -rf /data/*", check=False)  # fmt: skip
-        shutil.rmtree(self.work, ignore_errors=True)
+        for volume, _ in self.volumes.values():
+            sh("docker", "volume", "rm", "-f", volume, check=False)
 
     def recommendation_service(self) -> dict[str, Any]:
         self.docker_run(
             "recommendation-service",
             "synthesize",
             "--out",
-            "/data/history.csv",
+            "/models/history.csv",
             "--users",
             "300",
             "--items",
@@ -145,29 +165,31 @@ class Smoke:
             "recommendation-service",
             "train",
             "--history",
-            "/data/history.csv",
+            "/models/history.csv",
             "--model-dir",
-            "/data/models",
+            "/models",
             "--skip-eval",
         )
         port = free_port()
         container = self.docker_run(
             "recommendation-service", "serve", "--host", "127.0.0.1", "--port", str(port),
-            "--model-dir", "/data/models",
+            "--model-dir", "/models",
             "--redis-url", self.redis_url, "--cache-prefix", f"{self.prefix}reco:",
             detach=True, env={"HEALTH_PORT": str(port)},
         )  # fmt: skip
         healthy_after = wait_for("recommendation-service to be healthy", lambda: self.healthy(container))
-        with open(self.work / "history.csv", encoding="utf-8") as handle:
-            header = handle.readline().strip().split(",")
-            user = handle.readline().strip().split(",")[header.index("user_id")]
+        header, row = self.read("recommendation-service", "/models/history.csv").splitlines()[:2]
+        user = row.split(",")[header.split(",").index("user_id")]
         url = f"http://127.0.0.1:{port}/v1/users/{user}/recommendations?n=5"
         first = json.load(urllib.request.urlopen(url, timeout=10))  # nosec B310 - loopback
         second = json.load(urllib.request.urlopen(url, timeout=10))  # nosec B310
         assert len(first["items"]) == 5 and first["strategy"].startswith("als"), first
         assert second["cached"] is True, "second request was not served from the Redis cache"
+        owner = self.owner("recommendation-service")
+        assert owner == "10001:10001", f"/models volume owned by {owner}"
         return {
             "healthy_after_s": round(healthy_after, 1),
+            "models_volume_owner": owner,
             "recommendations": [i["item"] for i in first["items"]],
         }
 
@@ -200,7 +222,7 @@ class Smoke:
         self.docker_run(
             "video-processor",
             "sample",
-            "/data/clip.mp4",
+            "/media/uploads/clip.mp4",
             "--pattern",
             "testsrc2",
             "--size",
@@ -211,7 +233,7 @@ class Smoke:
         self.docker_run(
             "video-processor",
             "enqueue",
-            "/data/clip.mp4",
+            "/media/uploads/clip.mp4",
             "--queue",
             self.dsn,
             "--title-id",
@@ -221,7 +243,7 @@ class Smoke:
         )
         port = free_port()
         container = self.docker_run(
-            "video-processor", "worker", "--queue", self.dsn, "--output", "/data/out", "--catalog", self.dsn,
+            "video-processor", "worker", "--queue", self.dsn, "--output", "/media/published", "--catalog", self.dsn,
             "--ops-host", "127.0.0.1", "--ops-port", str(port), "--poll-s", "0.5",
             detach=True, env={"HEALTH_PORT": str(port)},
         )  # fmt: skip
@@ -233,14 +255,18 @@ class Smoke:
         )
         state, reason = self.psql("SELECT state, coalesce(reason, '') FROM video_jobs").split("|")
         assert state == "succeeded", f"video job {state}: {reason}"
-        masters = list((self.work / "out" / "titles" / "smoke").glob("*/master.m3u8"))
-        assert masters and masters[0].read_text().startswith("#EXTM3U"), "no master playlist published"
+        masters = self.ls("video-processor", "/media/published/titles/smoke/*/master.m3u8")
+        assert masters, "no master playlist published"
+        assert self.read("video-processor", masters[0]).startswith("#EXTM3U"), "master playlist is not HLS"
+        owner = self.owner("video-processor")
+        assert owner == "10001:10001", f"/media volume owned by {owner}"
         rows = int(self.psql("SELECT count(*) FROM catalog_titles WHERE title_id = 'smoke'"))
         assert rows == 1, "no catalog row"
         return {
             "healthy_after_s": round(healthy_after, 1),
             "job": state,
-            "master_playlist": str(masters[0].relative_to(self.work)),
+            "media_volume_owner": owner,
+            "master_playlist": masters[0],
         }
 
 

@@ -357,14 +357,26 @@ def test_docker_workflow_builds_affected_images_scans_and_pushes() -> None:
     assert triggers["push"]["branches"] == ["main"] and triggers["push"]["tags"] == ["v*"]
     assert triggers["pull_request"]["branches"] == ["main"]
     jobs = workflow["jobs"]
-    assert set(jobs) == {"images", "secrets", "push", "manifest"}
+    assert set(jobs) == {"images", "scan", "secrets", "push", "manifest"}
     runs = " ".join(_run_commands(workflow))
     assert "--changed-dependents=transitive --filter-target-type=docker_image package" in runs
     assert "./pants lint --only=hadolint docker::" in runs
     assert "docker compose -f docker/docker-compose.yml config" in runs
     assert "build-support/smoke_images.py" in runs
+    assert "build-support/compose_flow.py" in runs
+    assert "./pants lint --only=hadolint docker:: build-support/offline-images::" in runs
     uses = [s.get("uses", "") for job in jobs.values() for s in job["steps"]]
     assert any(u.startswith("aquasecurity/trivy-action") for u in uses)
+    # Trivy scans every image, one matrix job each, from the tarballs the images job saved.
+    scan = jobs["scan"]
+    assert set(scan["strategy"]["matrix"]["service"]) == {
+        "analytics-consumer",
+        "recommendation-service",
+        "video-processor",
+    }
+    trivy = next(s for s in scan["steps"] if s.get("uses", "").startswith("aquasecurity/trivy-action"))
+    assert trivy["with"]["input"] == "images/${{ matrix.service }}.tar"
+    assert "scan" in jobs["push"]["needs"]
     assert any(u.startswith("trufflesecurity/trufflehog") for u in uses)
     push = jobs["push"]
     assert set(push["strategy"]["matrix"]["arch"]) == {"amd64", "arm64"}
