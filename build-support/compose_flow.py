@@ -37,6 +37,10 @@ import uuid
 from pathlib import Path
 from typing import Callable, Optional
 
+# The player simulator ships in its own pex, not in the analytics image; it runs on the host against the
+# stack's Redis on its published port (`./pants package src/python/netflix_clone/tools/analytics:analytics-tools`).
+TOOLS_PEX = Path(__file__).resolve().parent.parent / "dist/src.python.netflix_clone.tools.analytics/analytics-tools.pex"
+
 REPO = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = REPO / "docker" / "docker-compose.yml"
 OFFLINE_FILE = REPO / "docker" / "compose.offline.yml"
@@ -179,9 +183,10 @@ class Flow:
 
     def analytics(self) -> str:
         sent = json.loads(
-            self.c("run", "--rm", "--no-deps", "-T", "analytics-consumer", "simulate", "--sessions", "150",
-                   "--users", "40", "--titles", ",".join(f"t{i:02d}" for i in range(30)), "--taste-clusters",
-                   "3", "--redis-url", "redis://redis:6379/0", "--stream", "player-events", "--json")  # fmt: skip
+            run([sys.executable, str(TOOLS_PEX), "simulate", "--sessions", "150", "--users", "40", "--titles",
+                 ",".join(f"t{i:02d}" for i in range(30)), "--taste-clusters", "3",
+                 "--redis-url", f"redis://127.0.0.1:{self.ports['REDIS']}/0", "--stream", "player-events", "--json"],
+                300, True)  # fmt: skip
         )
 
         def written() -> bool:

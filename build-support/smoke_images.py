@@ -2,7 +2,8 @@
 127.0.0.1): each container must report healthy and answer one real request.
 
   recommendation-service  synthesize -> train -> serve with the Redis cache -> GET recommendations
-  analytics-consumer      simulate into a Redis stream -> run -> sessions appear in PostgreSQL
+  analytics-consumer      simulate into a Redis stream (the analytics-tools pex, on the host: the simulator is
+                          not in the production image) -> run -> sessions appear in PostgreSQL
   video-processor         sample clip -> enqueue in PostgreSQL -> worker -> HLS ladder on disk
 
     eval "$(bash build-support/ensure-docker.sh)"; python3 build-support/smoke_images.py --tag dev
@@ -25,7 +26,11 @@ import sys
 import time
 import urllib.request
 import uuid
+from pathlib import Path
 from typing import Any, Callable
+
+# The player simulator ships in its own pex (`./pants package src/python/netflix_clone/tools/analytics:analytics-tools`).
+TOOLS_PEX = Path(__file__).resolve().parent.parent / "dist/src.python.netflix_clone.tools.analytics/analytics-tools.pex"
 
 SERVICES = ("recommendation-service", "analytics-consumer", "video-processor")
 
@@ -195,8 +200,8 @@ class Smoke:
 
     def analytics_consumer(self) -> dict[str, Any]:
         stream = f"{self.prefix}events"
-        sent = json.loads(self.docker_run(
-            "analytics-consumer", "simulate", "--sessions", "40", "--redis-url", self.redis_url,
+        sent = json.loads(sh(
+            sys.executable, str(TOOLS_PEX), "simulate", "--sessions", "40", "--redis-url", self.redis_url,
             "--stream", stream, "--json",
         ))  # fmt: skip
         port = free_port()

@@ -131,9 +131,9 @@ def _batched(items: list[bytes], size: int) -> Iterator[list[bytes]]:
 
 
 def cassandra_hosts_or_skip() -> list[str]:
-    hosts = [h.strip() for h in os.environ.get("CASSANDRA_HOSTS", "").split(",") if h.strip()]
+    hosts = [h.strip() for h in os.environ.get("NFC_CASSANDRA_HOSTS", "").split(",") if h.strip()]
     if not hosts:
-        pytest.skip("CASSANDRA_HOSTS is not set: no Cassandra server to test against here")
+        pytest.skip("NFC_CASSANDRA_HOSTS is not set: no Cassandra server to test against here")
     return hosts
 
 

@@ -1,4 +1,4 @@
-"""Cassandra viewing history: statements checked here; the live round trip where CASSANDRA_HOSTS is set."""
+"""Cassandra viewing history: statements checked here; the live round trip where NFC_CASSANDRA_HOSTS is set."""
 
 from __future__ import annotations
 

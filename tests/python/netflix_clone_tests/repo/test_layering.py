@@ -96,7 +96,9 @@ def test_services_do_not_import_each_other(service: str) -> None:
 
 @pytest.mark.parametrize("root", sorted(COMPOSITION))
 def test_composition_roots_use_only_public_entry_points(root: str) -> None:
-    public = {f"netflix_clone.{service}.cli" for service in SERVICES}
+    public = {f"netflix_clone.{service}.cli" for service in SERVICES} | {
+        f"netflix_clone.tools.{tool.name}.cli" for tool in (ROOT / "tools").iterdir() if tool.is_dir()
+    }
     for path in (ROOT / root).rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             used: list[str] = []
@@ -105,7 +107,7 @@ def test_composition_roots_use_only_public_entry_points(root: str) -> None:
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 used = [f"{node.module}.{alias.name}" for alias in node.names]
             for name in used:
-                if any(name.startswith(f"netflix_clone.{service}") for service in SERVICES):
+                if any(name.startswith(f"netflix_clone.{service}") for service in [*SERVICES, *TOOLS]):
                     assert name in public, (
                         f"{path.relative_to(ROOT)} uses {name}: a composition root may use only a "
                         "service's `cli` module"

@@ -153,7 +153,7 @@ def test_tests_workflow_triggers_matrix_services_and_jobs() -> None:
     # 3.9 left at end of life; 3.12 cannot be built by this toolchain (README "Tests" says why).
     assert test_job["strategy"]["matrix"]["python"] == ["3.10", "3.11"]
     assert set(test_job["services"]) == {"postgres", "redis", "cassandra"}
-    assert test_job["env"]["CASSANDRA_HOSTS"]
+    assert test_job["env"]["NFC_CASSANDRA_HOSTS"]
     runs = " ".join(_run_commands(workflow))
     assert "--changed-since=origin/" in runs and "--changed-dependents=transitive" in runs
     assert "--use-coverage" in runs
