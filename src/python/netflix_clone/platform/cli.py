@@ -30,7 +30,7 @@ from netflix_clone.platform.logging import configure_logging
 from netflix_clone.platform.redaction import Redactor, redact_url
 from netflix_clone.platform.settings import ServiceSettings, load_settings
 
-__all__ = ["ArgumentParser", "emit", "fail_line", "run"]
+__all__ = ["ArgumentParser", "emit", "fail_line", "one_line", "run"]
 
 SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
 # Libraries that narrate every request at INFO (httpx logs URLs, which can be secret webhooks).
@@ -49,9 +49,18 @@ class ArgumentParser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see {self.prog} --help)")
 
 
+def one_line(text: str) -> str:
+    """Collapse line breaks (libpq's messages span lines) so an outcome is always one line.
+
+    >>> one_line("connection refused\\n\\tIs the server running on that host?\\n")
+    'connection refused Is the server running on that host?'
+    """
+    return " ".join(text.split())
+
+
 def fail_line(prog: str, exc: BaseException, redactor: Redactor) -> str:
     kind = "rejected" if getattr(exc, "exit_code", 1) == ExitCode.USAGE else "failed"
-    return redactor.redact(redact_url(f"{prog}: {kind}: {exc}"))
+    return redactor.redact(redact_url(one_line(f"{prog}: {kind}: {exc}")))
 
 
 def emit(payload: dict[str, Any], line: str, *, as_json: bool, redactor: Redactor, stream: Any = None) -> None:
@@ -101,7 +110,7 @@ def run(
             code = on_error(exc, args)
             if code is not None:
                 return code
-        payload = {"outcome": _outcome(exc), "exit_code": int(exc.exit_code), "reason": str(exc)}
+        payload = {"outcome": _outcome(exc), "exit_code": int(exc.exit_code), "reason": one_line(str(exc))}
         emit(payload, fail_line(prog, exc, redactor), as_json=as_json, redactor=redactor)
         return int(exc.exit_code)
     except KeyboardInterrupt:

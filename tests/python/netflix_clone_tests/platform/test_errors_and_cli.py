@@ -10,7 +10,7 @@ from typing import Optional
 import pytest
 
 from netflix_clone.platform.cli import ArgumentParser, run
-from netflix_clone.platform.connections import connect_redis
+from netflix_clone.platform.connections import connect_postgres, connect_redis
 from netflix_clone.platform.errors import EXIT_CODE_TABLE, Busy, ExitCode, Partial
 from netflix_clone.platform.settings import Field, ServiceSettings, SettingsConfigDict, add_option, shared
 
@@ -126,3 +126,20 @@ def test_a_bug_keeps_its_traceback_and_says_so(capsys: pytest.CaptureFixture[str
 def test_the_exit_code_table_lists_every_code_once() -> None:
     rows = EXIT_CODE_TABLE.splitlines()[2:]
     assert [int(r.split("|")[1]) for r in rows] == [c.value for c in ExitCode]
+
+
+def test_a_multi_line_backend_error_is_still_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """libpq's "connection refused" spans lines ("Is the server running on that host ..."): one line anyway."""
+    port = _closed_port()
+
+    def parser(settings: DemoSettings) -> argparse.ArgumentParser:
+        p = ArgumentParser(prog="demo")
+        p.add_argument("--json", action="store_true")
+        p.set_defaults(func=lambda args: connect_postgres(f"host=127.0.0.1 port={port} dbname=x", attempts=1))
+        return p
+
+    assert run("demo", [], parser, DemoSettings) == ExitCode.FAILED
+    err = capsys.readouterr().err
+    assert f"PostgreSQL at 127.0.0.1:{port}" in err and "Traceback" not in err and len(err.splitlines()) == 1, err
+    assert run("demo", ["--json"], parser, DemoSettings) == ExitCode.FAILED
+    assert "\n" not in json.loads(capsys.readouterr().out)["reason"]
