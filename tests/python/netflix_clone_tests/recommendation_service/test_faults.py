@@ -289,8 +289,9 @@ def _is_python(pid: int) -> bool:
 
 
 def _run_pex(args: list[str], env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    # An operator's environment: none of the test runner's own PEX variables (pex warns about them).
     environ = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("NFC_")},
+        **{k: v for k, v in os.environ.items() if not k.startswith(("NFC_", "PEX_", "__PEX"))},
         "PEX_ROOT": os.environ.get("PEX_ROOT", str(tmp_path / ".pex")),
         **env,
     }
