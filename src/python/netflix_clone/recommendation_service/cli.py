@@ -1,6 +1,12 @@
 """recommendation-service command line: train, evaluate, serve, warm-cache, inspect, synthesize, quickstart.
 
 Every command prints a human summary, or one JSON document with --json (for CI). Progress goes to stderr.
+Exit codes (README "Exit codes"): 0 done; 1 failed (PostgreSQL, Redis or the S3 registry unreachable, an
+upload that did not complete); 2 rejected (a bad flag or environment variable, unreadable or unusable
+history, no readable model) - each failure is one line on stderr, never a traceback.
+
+Long module: the parser and the seven commands' thin bodies (each only wires a use case to its output);
+split per command it would scatter the shared flags.
 """
 
 from __future__ import annotations
@@ -11,13 +17,22 @@ import json
 import os
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Optional
 
-from netflix_clone.platform.logging import configure_logging
+from netflix_clone.platform.cli import ArgumentParser, run
+from netflix_clone.platform.errors import Failed
 from netflix_clone.platform.redaction import Redactor, redact_url
+from netflix_clone.platform.settings import add_option, env_vars
+from netflix_clone.recommendation_service.errors import HistoryError, ModelError, TrainingInputError
+from netflix_clone.recommendation_service.settings import RecoSettings
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main", "write_history_csv"]
+
+PROG = "recommendation-service"
+WARM_CACHE_REDIS = "redis://127.0.0.1:6379/0"
 
 
 def _progress(label: str) -> Any:
@@ -29,9 +44,29 @@ def _progress(label: str) -> Any:
 
 def _emit(args: argparse.Namespace, payload: dict[str, Any], human: str) -> None:
     if args.json:
-        print(json.dumps(payload, indent=2, sort_keys=True, default=str))
+        print(json.dumps({"outcome": "ok", "exit_code": 0, **payload}, indent=2, sort_keys=True, default=str))
     else:
         print(human)
+
+
+def _protect(args: argparse.Namespace, *values: Optional[str]) -> None:
+    """Sources given on the command line may be database URLs with passwords: never echo them."""
+    redactor: Optional[Redactor] = getattr(args, "redactor", None)
+    for value in values:
+        if redactor is not None and value and value != redact_url(value):
+            redactor.add(value)
+
+
+@contextmanager
+def _rejecting_unusable_input() -> Iterator[None]:
+    """History that cannot make a model (no usable rows, a split with no test users) is rejected
+    input (exit 2), not a bug: the domain says so with ValueError."""
+    try:
+        yield
+    except (ModelError, HistoryError):
+        raise
+    except ValueError as exc:
+        raise TrainingInputError(" ".join(str(exc).split())) from None
 
 
 # The fixed parameters used by --no-tune (and as the starting point the search reports against).
@@ -39,25 +74,26 @@ FIXED_DEFAULTS = {"factors": 64, "regularization": 0.05, "alpha": 20.0}
 
 
 def _als_params(args: argparse.Namespace) -> Any:
-    from netflix_clone.recommendation_service.training import AlsParams
+    from netflix_clone.recommendation_service.training.als import AlsParams
 
     def pick(name: str) -> Any:
         value = getattr(args, name, None)
         return FIXED_DEFAULTS[name] if value is None else value
 
-    return AlsParams(
-        factors=pick("factors"),
-        regularization=pick("regularization"),
-        alpha=pick("alpha"),
-        iterations=args.iterations,
-        seed=args.seed,
-        threads=args.threads,
-    )
+    with _rejecting_unusable_input():
+        return AlsParams(
+            factors=pick("factors"),
+            regularization=pick("regularization"),
+            alpha=pick("alpha"),
+            iterations=args.iterations,
+            seed=args.seed,
+            threads=args.threads,
+        )
 
 
 def _tuning(args: argparse.Namespace) -> Any:
     """Tuning options, or None with --no-tune. Parameters given as flags are fixed, the rest searched."""
-    from netflix_clone.recommendation_service.tuning import TuningOptions
+    from netflix_clone.recommendation_service.training.tuning import TuningOptions
 
     if getattr(args, "no_tune", False):
         return None
@@ -72,9 +108,8 @@ def _tuning(args: argparse.Namespace) -> Any:
     )
 
 
-def _add_training_args(parser: argparse.ArgumentParser) -> None:
-    env = os.environ.get
-    parser.add_argument("--history", required=True, help="CSV/Parquet file, or a PostgreSQL DSN/URL")
+def _add_training_args(parser: argparse.ArgumentParser, settings: RecoSettings) -> None:
+    parser.add_argument("--history", required=True, help="CSV/Parquet file, sqlite:///PATH, or a PostgreSQL DSN/URL")
     parser.add_argument("--factors", type=int, default=None, help="fix the factor count (default: tuned)")
     parser.add_argument("--regularization", type=float, default=None, help="fix the ridge term (default: tuned)")
     parser.add_argument(
@@ -83,27 +118,33 @@ def _add_training_args(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="fix the confidence scaling c = 1 + alpha * strength (default: tuned)",
     )
-    parser.add_argument(
-        "--tune-budget",
-        type=float,
-        default=float(env("RECO_TUNE_BUDGET_S", "120")),
-        help="seconds the parameter search may take (default 120)",
-    )
+    add_option(parser, "--tune-budget", settings, "tune_budget_s", type=float)
     parser.add_argument(
         "--no-tune",
         action="store_true",
         help=f"no search: the fixed defaults {FIXED_DEFAULTS} for what no flag sets",
     )
-    parser.add_argument("--iterations", type=int, default=15)
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--threads", type=int, default=min(4, os.cpu_count() or 1))
-    parser.add_argument("--min-completion", type=float, default=0.05)
+    _add_als_run_args(parser)
+
+
+def _add_als_run_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--iterations", type=int, default=15, help="ALS iterations (default 15)")
+    parser.add_argument("--seed", type=int, default=42, help="random seed of ALS and the splits (default 42)")
+    threads = min(4, os.cpu_count() or 1)
+    parser.add_argument("--threads", type=int, default=threads, help=f"ALS threads (default {threads})")
+    parser.add_argument(
+        "--min-completion",
+        type=float,
+        default=0.05,
+        help="sessions below this completion are ignored (default 0.05)",
+    )
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     from netflix_clone.recommendation_service.adapters.history_sources import read_history
-    from netflix_clone.recommendation_service.pipeline import TrainOptions, train_and_save
+    from netflix_clone.recommendation_service.training.train import TrainOptions, train_and_save
 
+    _protect(args, args.history, args.catalog)
     history = read_history(args.history)
     dropped = 0
     if args.catalog:
@@ -111,7 +152,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         catalog = read_catalog(args.catalog)
         if not catalog:
-            raise SystemExit(f"the catalog {redact_url(args.catalog)} lists no titles")
+            raise HistoryError(f"the catalog {redact_url(args.catalog)} lists no titles")
         history, dropped = restrict_to_catalog(history, set(catalog))
     options = TrainOptions(
         params=_als_params(args),
@@ -120,7 +161,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         evaluate=not args.skip_eval,
         tuning=_tuning(args),
     )
-    result = train_and_save(history, Path(args.model_dir), options, progress=_progress("ALS iteration"))
+    with _rejecting_unusable_input():
+        result = train_and_save(history, Path(args.model_dir), options, progress=_progress("ALS iteration"))
     published = None
     if args.publish:
         from netflix_clone.recommendation_service.adapters.registry import publish
@@ -156,23 +198,25 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from netflix_clone.recommendation_service.adapters.history_sources import read_history
-    from netflix_clone.recommendation_service.evaluation import evaluate
+    from netflix_clone.recommendation_service.training.evaluation import evaluate
 
+    _protect(args, args.history)
     history = read_history(args.history)
     tuning = _tuning(args)
-    reports = [
-        evaluate(
-            history,
-            _als_params(args),
-            split=split,
-            fraction=args.test_fraction,
-            k=args.k,
-            min_completion=args.min_completion,
-            progress=_progress(f"{split} split ALS"),
-            tuning=tuning,
-        ).as_dict()
-        for split in (["random", "temporal"] if args.split == "both" else [args.split])
-    ]
+    with _rejecting_unusable_input():
+        reports = [
+            evaluate(
+                history,
+                _als_params(args),
+                split=split,
+                fraction=args.test_fraction,
+                k=args.k,
+                min_completion=args.min_completion,
+                progress=_progress(f"{split} split ALS"),
+                tuning=tuning,
+            ).as_dict()
+            for split in (["random", "temporal"] if args.split == "both" else [args.split])
+        ]
     lines = []
     for r in reports:
         k = r["k"]
@@ -196,6 +240,18 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _model_uri(args: argparse.Namespace) -> str:
+    """--model-uri (NFC_RECO_MODEL_URI: s3://bucket/prefix or a path) wins over --model-dir."""
+    return str(getattr(args, "model_uri", None) or args.model_dir)
+
+
+def _store(args: argparse.Namespace) -> Any:
+    from netflix_clone.recommendation_service.adapters.registry import open_store
+
+    cache_dir = getattr(args, "model_cache_dir", None)
+    return open_store(_model_uri(args), cache_dir=Path(cache_dir) if cache_dir else None)
+
+
 def cmd_inspect(args: argparse.Namespace) -> int:
     from netflix_clone.recommendation_service.adapters.artifacts import load_model
 
@@ -214,54 +270,44 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
-def _redis_cache(url: str, ttl: int, prefix: str) -> Any:
+def cmd_warm_cache(args: argparse.Namespace) -> int:
+    import redis
+
     from netflix_clone.platform.connections import connect_redis
     from netflix_clone.recommendation_service.adapters.topn_cache import TopNCache
+    from netflix_clone.recommendation_service.serving.model_holder import ModelHolder
+    from netflix_clone.recommendation_service.serving.warmup import warm_cache
 
-    return TopNCache(connect_redis(url), prefix=prefix, ttl_s=ttl)
-
-
-def _model_uri(args: argparse.Namespace) -> str:
-    """--model-uri (RECO_MODEL_URI: s3://bucket/prefix or a path) wins over --model-dir."""
-    return str(getattr(args, "model_uri", None) or args.model_dir)
-
-
-def _store(args: argparse.Namespace) -> Any:
-    from netflix_clone.recommendation_service.adapters.registry import open_store
-
-    cache_dir = getattr(args, "model_cache_dir", None)
-    return open_store(_model_uri(args), cache_dir=Path(cache_dir) if cache_dir else None)
-
-
-def cmd_warm_cache(args: argparse.Namespace) -> int:
-    from netflix_clone.recommendation_service.serving import ModelHolder
-    from netflix_clone.recommendation_service.warmup import warm_cache
-
-    holder = ModelHolder(_store(args))
+    _protect(args, args.redis_url)
+    store = _store(args)
+    store.materialize(store.current_version())  # a missing model or registry fails here, with its own error
+    holder = ModelHolder(store)
     if not holder.reload_if_changed():
-        raise SystemExit(
-            f"recommendation-service warm-cache: error: no usable model in "
-            f"{redact_url(_model_uri(args))}: {holder.last_error}"
-        )
-    cache = _redis_cache(args.redis_url, args.cache_ttl, args.cache_prefix)
-    report = warm_cache(holder.current, cache, top_users=args.top_users, n=args.n, progress=_progress("warm-up"))
+        raise ModelError(f"no usable model in {redact_url(_model_uri(args))}: {holder.last_error}")
+    cache = TopNCache(connect_redis(args.redis_url), prefix=args.cache_prefix, ttl_s=args.cache_ttl)
+    try:
+        report = warm_cache(holder.current, cache, top_users=args.top_users, n=args.n, progress=_progress("warm-up"))
+    except redis.exceptions.RedisError as exc:
+        raise Failed(f"Redis failed during the warm-up: {type(exc).__name__}: {' '.join(str(exc).split())}") from None
     _emit(
         args,
         {**report.as_dict(), "model_uri": redact_url(_model_uri(args))},
-        f"cached top-{report.n} for {report.users} users of model " f"{report.model_version} in {report.seconds:.1f}s",
+        f"cached top-{report.n} for {report.users} users of model {report.model_version} in {report.seconds:.1f}s",
     )
     return 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from netflix_clone.recommendation_service.server import ServeConfig, run
+    from netflix_clone.recommendation_service.serving.server import ServeConfig, default_workers
+    from netflix_clone.recommendation_service.serving.server import run as serve
 
-    run(
+    _protect(args, args.redis_url)
+    serve(
         ServeConfig(
             model_uri=_model_uri(args),
             host=args.host,
             port=args.port,
-            workers=args.workers,
+            workers=args.workers or default_workers(),
             redis_url=args.redis_url,
             redis_timeout_s=args.redis_timeout,
             cache_ttl=args.cache_ttl,
@@ -270,6 +316,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             reload_interval=args.reload_interval,
             max_body_bytes=args.max_body_bytes,
             model_cache_dir=args.model_cache_dir,
+            metrics_dir=args.metrics_dir,
         )
     )
     return 0
@@ -278,7 +325,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_synthesize(args: argparse.Namespace) -> int:
     from netflix_clone.recommendation_service.synthetic import synthetic_history
 
-    history = synthetic_history(users=args.users, items=args.items, sessions_per_user=args.sessions, seed=args.seed)
+    with _rejecting_unusable_input():
+        history = synthetic_history(users=args.users, items=args.items, sessions_per_user=args.sessions, seed=args.seed)
     write_history_csv(history, Path(args.out))
     _emit(
         args,
@@ -305,7 +353,7 @@ def write_history_csv(history: Any, path: Path) -> None:
 
 def cmd_quickstart(args: argparse.Namespace) -> int:
     """Synthesize history, train (with evaluation), load the model and ask it for recommendations."""
-    from netflix_clone.recommendation_service.serving import ModelHolder
+    from netflix_clone.recommendation_service.serving.model_holder import ModelHolder
 
     started = time.perf_counter()
     out = Path(args.out)
@@ -357,145 +405,108 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_model_location(p: argparse.ArgumentParser) -> None:
-    env = os.environ.get
-    p.add_argument("--model-dir", default=env("RECO_MODEL_DIR", "var/models"))
-    p.add_argument(
-        "--model-uri",
-        default=env("RECO_MODEL_URI"),
-        help="model registry: s3://bucket/prefix or a local model root (wins over --model-dir)",
-    )
-    p.add_argument(
-        "--model-cache-dir",
-        default=env("RECO_MODEL_CACHE_DIR"),
-        help="where versions read from S3 are kept (default: a directory under the temp dir)",
-    )
+def _add_model_location(p: argparse.ArgumentParser, settings: RecoSettings) -> None:
+    add_option(p, "--model-dir", settings, "model_dir")
+    add_option(p, "--model-uri", settings, "model_uri")
+    add_option(p, "--model-cache-dir", settings, "model_cache_dir")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from netflix_clone.recommendation_service.server import default_workers
+def _add_cache(p: argparse.ArgumentParser, settings: RecoSettings) -> None:
+    add_option(p, "--cache-ttl", settings, "cache_ttl_s", type=int)
+    add_option(p, "--cache-prefix", settings, "cache_prefix")
 
-    parser = argparse.ArgumentParser(prog="recommendation-service", description=__doc__)
-    parser.add_argument("--log-level", default=os.environ.get("RECO_LOG_LEVEL", "WARNING"))
-    sub = parser.add_subparsers(dest="command", required=True)
-    env = os.environ.get
+
+def _environment_help() -> str:
+    lines = ["environment (each flag's default; flags win):"]
+    lines += [f"  {var.name:<26} {var.description}" for var in env_vars(RecoSettings)]
+    return "\n".join(lines)
+
+
+def build_parser(settings: RecoSettings, redactor: Optional[Redactor] = None) -> argparse.ArgumentParser:
+    parser = ArgumentParser(prog=PROG, description=__doc__, epilog=_environment_help())
+    add_option(parser, "--log-level", settings, "log_level", type=str.upper)
+    parser.set_defaults(redactor=redactor)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def add(name: str, help_text: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_text)
-        p.add_argument("--json", action="store_true", help="print one JSON document")
+        p = sub.add_parser(
+            name, help=help_text, description=help_text, formatter_class=argparse.RawDescriptionHelpFormatter
+        )
+        p.add_argument("--json", action="store_true", help="print one JSON document (failures too: outcome, exit_code)")
         return p
 
     p = add("train", "train a model and publish it as the CURRENT version")
-    _add_training_args(p)
-    p.add_argument("--model-dir", default=env("RECO_MODEL_DIR", "var/models"))
-    p.add_argument("--ann-threshold", type=int, default=100_000, help="catalog size from which HNSW is used")
+    _add_training_args(p, settings)
+    add_option(p, "--model-dir", settings, "model_dir")
+    p.add_argument(
+        "--ann-threshold", type=int, default=100_000, help="catalog size from which HNSW is used (default 100000)"
+    )
     p.add_argument("--skip-eval", action="store_true", help="skip the held-out evaluation stored in metadata")
-    p.add_argument(
-        "--publish",
-        default=env("RECO_PUBLISH_URI"),
-        help="also upload the version to s3://bucket/prefix and point its CURRENT at it",
-    )
-    p.add_argument(
-        "--catalog",
-        default=env("RECO_CATALOG"),
-        help="video-processor's catalog (SQLite path or PostgreSQL DSN): train on published titles only",
-    )
-    p.set_defaults(fn=cmd_train)
+    add_option(p, "--publish", settings, "publish_uri")
+    add_option(p, "--catalog", settings, "catalog")
+    p.set_defaults(func=cmd_train)
 
     p = add("evaluate", "ALS against popularity on held-out data")
-    _add_training_args(p)
-    p.add_argument("--split", choices=["random", "temporal", "both"], default="both")
-    p.add_argument("--test-fraction", type=float, default=0.2)
-    p.add_argument("--k", type=int, default=10)
-    p.set_defaults(fn=cmd_evaluate)
+    _add_training_args(p, settings)
+    p.add_argument(
+        "--split", choices=["random", "temporal", "both"], default="both", help="held-out split (default both)"
+    )
+    p.add_argument("--test-fraction", type=float, default=0.2, help="share of sessions held out (default 0.2)")
+    p.add_argument("--k", type=int, default=10, help="list length the metrics are computed at (default 10)")
+    p.set_defaults(func=cmd_evaluate)
 
     p = add("serve", "serve the CURRENT model over HTTP, hot-reloading new versions")
-    _add_model_location(p)
-    p.add_argument("--host", default=env("RECO_HOST", "127.0.0.1"))
-    p.add_argument("--port", type=int, default=int(env("RECO_PORT", "8000")))
-    p.add_argument(
-        "--workers",
-        type=int,
-        default=int(env("RECO_WORKERS", "0")) or default_workers(),
-        help="worker processes sharing the port and the memory-mapped model (default: the CPUs)",
-    )
-    p.add_argument("--redis-url", default=env("RECO_REDIS_URL"), help="enables the top-N cache")
-    p.add_argument(
-        "--redis-timeout",
-        type=float,
-        default=float(env("RECO_REDIS_TIMEOUT_S", "0.25")),
-        help="seconds a cache call may take before the list is computed uncached",
-    )
-    p.add_argument("--cache-ttl", type=int, default=int(env("RECO_CACHE_TTL_S", "3600")))
-    p.add_argument("--cache-prefix", default=env("RECO_CACHE_PREFIX", "reco:"))
-    p.add_argument("--cold-start", choices=["popularity", "trending"], default="popularity")
-    p.add_argument("--reload-interval", type=float, default=5.0)
-    p.add_argument(
-        "--max-body-bytes",
-        type=int,
-        default=int(env("RECO_MAX_BODY_BYTES", str(1 << 20))),
-        help="larger request bodies get 413 before they are read (default 1 MB)",
-    )
-    p.set_defaults(fn=cmd_serve)
+    _add_model_location(p, settings)
+    add_option(p, "--host", settings, "host")
+    add_option(p, "--port", settings, "port", type=int)
+    add_option(p, "--workers", settings, "workers", type=int)
+    add_option(p, "--redis-url", settings, "redis_url", help="Redis of the top-N cache (unset: no cache)")
+    add_option(p, "--redis-timeout", settings, "redis_timeout_s", type=float)
+    _add_cache(p, settings)
+    add_option(p, "--cold-start", settings, "cold_start", choices=["popularity", "trending"])
+    add_option(p, "--reload-interval", settings, "reload_interval_s", type=float)
+    add_option(p, "--max-body-bytes", settings, "max_body_bytes", type=int)
+    p.set_defaults(func=cmd_serve, metrics_dir=settings.prometheus_multiproc_dir)
 
     p = add("warm-cache", "precompute top-N for the most active users into Redis")
-    _add_model_location(p)
-    p.add_argument("--redis-url", default=env("RECO_REDIS_URL", "redis://127.0.0.1:6379/0"))
-    p.add_argument("--cache-ttl", type=int, default=int(env("RECO_CACHE_TTL_S", "3600")))
-    p.add_argument("--cache-prefix", default=env("RECO_CACHE_PREFIX", "reco:"))
-    p.add_argument("--top-users", type=int, default=10_000)
-    p.add_argument("--n", type=int, default=10)
-    p.set_defaults(fn=cmd_warm_cache)
+    _add_model_location(p, settings)
+    add_option(p, "--redis-url", settings, "redis_url", help=f"Redis of the top-N cache (unset: {WARM_CACHE_REDIS})")
+    p.set_defaults(redis_url=settings.redis_url or WARM_CACHE_REDIS)
+    _add_cache(p, settings)
+    p.add_argument("--top-users", type=int, default=10_000, help="how many of the most active users (default 10000)")
+    p.add_argument("--n", type=int, default=10, help="list length cached per user (default 10)")
+    p.set_defaults(func=cmd_warm_cache)
 
     p = add("inspect", "print a model's metadata")
-    _add_model_location(p)
-    p.add_argument("--version", default=None, help="default: CURRENT")
-    p.set_defaults(fn=cmd_inspect)
+    _add_model_location(p, settings)
+    p.add_argument("--version", default=None, help="the version to show (default: CURRENT)")
+    p.set_defaults(func=cmd_inspect)
 
     p = add("synthesize", "write synthetic viewing history with planted genre structure")
-    p.add_argument("--out", required=True)
-    p.add_argument("--users", type=int, default=2000)
-    p.add_argument("--items", type=int, default=1000)
-    p.add_argument("--sessions", type=int, default=30)
-    p.add_argument("--seed", type=int, default=7)
-    p.set_defaults(fn=cmd_synthesize)
+    p.add_argument("--out", required=True, help="CSV file to write")
+    p.add_argument("--users", type=int, default=2000, help="users (default 2000)")
+    p.add_argument("--items", type=int, default=1000, help="titles (default 1000)")
+    p.add_argument("--sessions", type=int, default=30, help="sessions per user (default 30)")
+    p.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    p.set_defaults(func=cmd_synthesize)
 
     p = add("quickstart", "synthesize data, evaluate, train, load and query, on local files only")
-    p.add_argument("--out", default="out/recommendation-quickstart")
-    p.add_argument("--users", type=int, default=2000)
-    p.add_argument("--items", type=int, default=1000)
-    p.add_argument("--factors", type=int, default=None)
-    p.add_argument("--regularization", type=float, default=None)
-    p.add_argument("--alpha", type=float, default=None)
-    p.add_argument("--tune-budget", type=float, default=30.0)
-    p.add_argument("--no-tune", action="store_true")
-    p.add_argument("--iterations", type=int, default=15)
-    p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--threads", type=int, default=min(4, os.cpu_count() or 1))
-    p.add_argument("--min-completion", type=float, default=0.05)
-    p.set_defaults(fn=cmd_quickstart)
+    p.add_argument("--out", default="out/recommendation-quickstart", help="where everything is written")
+    p.add_argument("--users", type=int, default=2000, help="synthetic users (default 2000)")
+    p.add_argument("--items", type=int, default=1000, help="synthetic titles (default 1000)")
+    p.add_argument("--factors", type=int, default=None, help="fix the factor count (default: tuned)")
+    p.add_argument("--regularization", type=float, default=None, help="fix the ridge term (default: tuned)")
+    p.add_argument("--alpha", type=float, default=None, help="fix the confidence scaling (default: tuned)")
+    p.add_argument("--tune-budget", type=float, default=30.0, help="seconds of parameter search (default 30)")
+    p.add_argument("--no-tune", action="store_true", help=f"no search: the fixed defaults {FIXED_DEFAULTS}")
+    _add_als_run_args(p)
+    p.set_defaults(func=cmd_quickstart)
     return parser
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    from netflix_clone.recommendation_service.adapters.history_sources import HistoryError
-    from netflix_clone.recommendation_service.domain.model import ModelError
-
-    args = build_parser().parse_args(argv)
-    configure_logging("recommendation-service", level=args.log_level)
-    try:
-        return int(args.fn(args))
-    except (HistoryError, ModelError, ValueError, FileExistsError, ConnectionError) as exc:
-        message = " ".join(str(exc).split()) or type(exc).__name__
-        redactor = Redactor.from_environment()
-        for value in (getattr(args, "history", None), getattr(args, "catalog", None)):
-            if value and value != redact_url(value):
-                redactor.add(value)
-        print(
-            f"recommendation-service {args.command}: error: {redactor.redact(redact_url(message))}",
-            file=sys.stderr,
-        )
-        return 2
+    redactor = Redactor.from_environment()
+    return run(PROG, argv, lambda settings: build_parser(settings, redactor), RecoSettings, redactor=redactor)
 
 
 if __name__ == "__main__":

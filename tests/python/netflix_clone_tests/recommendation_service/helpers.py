@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from netflix_clone.recommendation_service.pipeline import TrainOptions, TrainResult, train_and_save
 from netflix_clone.recommendation_service.synthetic import synthetic_history
-from netflix_clone.recommendation_service.training import AlsParams
+from netflix_clone.recommendation_service.training.als import AlsParams
+from netflix_clone.recommendation_service.training.train import TrainOptions, TrainResult, train_and_save
 
 
 def train_small(root: Path, seed: int = 42, ann_threshold: int = 100_000) -> TrainResult:

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from netflix_clone.recommendation_service.adapters.artifacts import current_version, load_model, save_model
-from netflix_clone.recommendation_service.domain.model import ModelError
-from netflix_clone.recommendation_service.engine import Recommender, UnknownItem, UnknownUser
+from netflix_clone.recommendation_service.errors import ModelError, UnknownItem, UnknownUser
+from netflix_clone.recommendation_service.serving.recommender import Recommender
 
 from .helpers import train_small
 

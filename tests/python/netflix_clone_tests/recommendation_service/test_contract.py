@@ -10,7 +10,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from netflix_clone.recommendation_service.serving import ModelHolder
+from netflix_clone.recommendation_service.serving.model_holder import ModelHolder
 
 from .helpers import train_small
 from .test_http_resilience import Server

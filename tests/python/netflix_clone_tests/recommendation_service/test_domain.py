@@ -21,7 +21,7 @@ from netflix_clone.recommendation_service.domain.metrics import (
 )
 from netflix_clone.recommendation_service.domain.ranking import mmr_rerank, top_n
 from netflix_clone.recommendation_service.domain.splits import random_split, temporal_split
-from netflix_clone.recommendation_service.training import confidence_matrix
+from netflix_clone.recommendation_service.training.als import confidence_matrix
 
 
 def test_interactions_worked_example() -> None:

@@ -12,10 +12,13 @@ workers, Redis behind a TCP forwarder this test stops and pauses. One row per fa
 | Redis down while a new version is published    | the new version is served, the watcher lives on           |
 | Redis back                                     | /readyz "ready" again, lists cached again                 |
 | a worker killed with SIGKILL                   | the other answers; a new worker replaces it               |
+| NFC_RECO_PORT=eighty, `inspect`                | exit 2, one line naming NFC_RECO_PORT, no traceback       |
+| Redis on a closed port, `warm-cache --json`    | exit 1, one line, one JSON object, no traceback           |
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess  # nosec B404 - the server under test
 import sys
@@ -74,7 +77,7 @@ class Service:
         self.port = free_port()
         env = {
             **os.environ,
-            "RECO_LOG_LEVEL": "ERROR",
+            "NFC_LOG_LEVEL": "ERROR",
             "PEX_ROOT": os.environ.get("PEX_ROOT", str(root.parent / ".pex")),
         }
         self.process = subprocess.Popen(  # nosec B603 - fixed argv
@@ -283,3 +286,38 @@ def _cmdline(pid: int) -> str:
 
 def _is_python(pid: int) -> bool:
     return "python" in _cmdline(pid) and "resource_tracker" not in _cmdline(pid)
+
+
+def _run_pex(args: list[str], env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    # An operator's environment: none of the test runner's own PEX variables (pex warns about them).
+    environ = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("NFC_", "PEX_", "__PEX"))},
+        "PEX_ROOT": os.environ.get("PEX_ROOT", str(tmp_path / ".pex")),
+        **env,
+    }
+    return subprocess.run(  # nosec B603 - fixed argv
+        [*_command(), *args], env=environ, capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+def test_row_a_bad_variable_names_it(tmp_path: Path) -> None:
+    """| NFC_RECO_PORT=eighty, `inspect` | exit 2, one line naming NFC_RECO_PORT, no traceback |"""
+    done = _run_pex(["inspect", "--model-dir", str(tmp_path)], {"NFC_RECO_PORT": "eighty"}, tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1 and "NFC_RECO_PORT" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_row_redis_unreachable_for_warm_cache(tmp_path: Path) -> None:
+    """| Redis on a closed port, `warm-cache --json` | exit 1, one line, one JSON object, no traceback |"""
+    train_small(tmp_path / "m", seed=84)
+    done = _run_pex(
+        ["warm-cache", "--model-dir", str(tmp_path / "m"), "--json"],
+        {"NFC_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"},
+        tmp_path,
+    )
+    assert done.returncode == 1, done.stderr
+    # The retries are logged (JSON lines); the outcome is one line of its own.
+    outcome = [line for line in done.stderr.splitlines() if not line.startswith("{")]
+    assert len(outcome) == 1 and "Redis" in outcome[0] and "Traceback" not in done.stderr
+    payload = json.loads(done.stdout)
+    assert payload["outcome"] == "failed" and payload["exit_code"] == 1

@@ -12,8 +12,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from netflix_clone.contracts.viewing_history import POSTGRES_DDL
-from netflix_clone.recommendation_service.adapters.history_sources import HistoryError, read_history, read_history_file
+from netflix_clone.recommendation_service.adapters.history_sources import read_history, read_history_file
 from netflix_clone.recommendation_service.cli import main, write_history_csv
+from netflix_clone.recommendation_service.errors import HistoryError
 from netflix_clone.recommendation_service.synthetic import synthetic_history
 
 
@@ -103,7 +104,8 @@ def test_cli_train_inspect_evaluate_print_json(tmp_path: Path, capsys: pytest.Ca
 
 def test_cli_reports_errors_without_a_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["inspect", "--model-dir", str(tmp_path)]) == 2
-    assert "error: no model in" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "rejected: no model in" in err and "Traceback" not in err
 
 
 def test_sqlite_history_and_catalog_restriction(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -15,9 +15,9 @@ import uvicorn
 
 from netflix_clone.platform.connections import connect_redis
 from netflix_clone.recommendation_service.adapters.topn_cache import TopNCache
-from netflix_clone.recommendation_service.http_api import create_app
-from netflix_clone.recommendation_service.serving import ModelHolder
-from netflix_clone.recommendation_service.warmup import warm_cache
+from netflix_clone.recommendation_service.serving.http.app import create_app
+from netflix_clone.recommendation_service.serving.model_holder import ModelHolder
+from netflix_clone.recommendation_service.serving.warmup import warm_cache
 from netflix_clone_testing.backends import RedisNamespace
 
 from .helpers import train_small

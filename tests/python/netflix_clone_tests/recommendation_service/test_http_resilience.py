@@ -21,9 +21,9 @@ from netflix_clone.recommendation_service.adapters.topn_cache import (
     async_redis_factory,
     redis_client_for_serving,
 )
-from netflix_clone.recommendation_service.http_api import create_app
-from netflix_clone.recommendation_service.http_limits import BoundedHttpToolsProtocol
-from netflix_clone.recommendation_service.serving import ModelHolder
+from netflix_clone.recommendation_service.serving.http.app import create_app
+from netflix_clone.recommendation_service.serving.http.limits import BoundedHttpToolsProtocol
+from netflix_clone.recommendation_service.serving.model_holder import ModelHolder
 from netflix_clone_testing.backends import RedisNamespace
 
 from .faults import TcpProxy, free_port, raw_request

@@ -6,11 +6,11 @@ import re
 
 import numpy as np
 
-from netflix_clone.recommendation_service.ann import build_ann_index, exact_recall_at_k
+from netflix_clone.recommendation_service.adapters.hnsw_index import build_ann_index, exact_recall_at_k
 from netflix_clone.recommendation_service.domain.interactions import build_interactions
-from netflix_clone.recommendation_service.evaluation import evaluate
 from netflix_clone.recommendation_service.synthetic import synthetic_history
-from netflix_clone.recommendation_service.training import AlsParams, train_als
+from netflix_clone.recommendation_service.training.als import AlsParams, train_als
+from netflix_clone.recommendation_service.training.evaluation import evaluate
 
 HISTORY = synthetic_history(users=600, items=300, sessions_per_user=25, seed=11)
 

@@ -25,14 +25,16 @@ import re
 import secrets
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
 import scipy.sparse as sp
 
-from netflix_clone.recommendation_service.ann import AnnIndex
-from netflix_clone.recommendation_service.domain.model import FORMAT_VERSION, ModelError, RecommenderModel, new_version
+from netflix_clone.recommendation_service.adapters.hnsw_index import AnnIndex
+from netflix_clone.recommendation_service.domain.model import FORMAT_VERSION, RecommenderModel
+from netflix_clone.recommendation_service.errors import ModelError
 
 __all__ = [
     "LoadedModel",
@@ -56,6 +58,17 @@ ANN_FILES = {"ip": "ann_ip.bin", "cosine": "ann_cosine.bin"}
 # models written before it existed compute them at load).
 UNIT_ITEMS = "item_unit"
 VERSION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+def new_version(data_hash: str, created: float) -> str:
+    """`YYYYmmddTHHMMSS.ffffffZ-<data hash>-<random>`: sorts by time, unique well below the second.
+
+    >>> new_version("0123456789abcdef", 1764607501.25)[:33]
+    '20251201T164501.250000Z-01234567-'
+    """
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(created))
+    micros = int(round((created % 1) * 1_000_000)) % 1_000_000
+    return f"{stamp}.{micros:06d}Z-{data_hash[:8]}-{secrets.token_hex(2)}"
 
 
 def _with_new_suffix(version: str) -> str:
@@ -178,7 +191,10 @@ def load_model(root: Path, version: Optional[str] = None, *, mmap: bool = True) 
         raise ModelError(f"{directory}/seen.npz is missing") from None
     except Exception as exc:  # zipfile, zlib, EOF, shape errors: all mean a damaged file
         raise ModelError(f"{directory}/seen.npz is unreadable ({_reason(exc)})") from exc
-    model = RecommenderModel(version=version, seen=seen, metadata=metadata, **arrays)
+    try:
+        model = RecommenderModel(version=version, seen=seen, metadata=metadata, **arrays)
+    except ValueError as exc:  # the parts do not fit together
+        raise ModelError(str(exc)) from None
     unit = None
     if (directory / f"{UNIT_ITEMS}.npy").exists():
         unit = _read_array(directory, UNIT_ITEMS, mode)

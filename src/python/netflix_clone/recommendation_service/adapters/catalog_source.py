@@ -8,7 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from netflix_clone.contracts.catalog import CATALOG_TABLE
-from netflix_clone.recommendation_service.adapters.history_sources import HistoryColumns, HistoryError
+from netflix_clone.platform.dsn import parse_store
+from netflix_clone.recommendation_service.adapters.history_sources import HistoryColumns
+from netflix_clone.recommendation_service.errors import HistoryError
 
 __all__ = ["read_catalog", "restrict_to_catalog"]
 
@@ -17,10 +19,11 @@ _SELECT = f"SELECT title_id, name FROM {CATALOG_TABLE}"  # nosec B608 - the cont
 
 def read_catalog(spec: str) -> dict[str, str]:
     """title_id -> name from the `catalog_titles` table (SQLite path or PostgreSQL DSN)."""
-    if spec.startswith(("postgresql://", "postgres://")) or "dbname=" in spec:
+    store = parse_store(spec)
+    if store.kind == "postgres":
         from netflix_clone.platform.connections import connect_postgres
 
-        conn = connect_postgres(spec, application_name="recommendation-service")
+        conn = connect_postgres(store.target, application_name="recommendation-service")
         try:
             with conn.cursor() as cur:
                 cur.execute(_SELECT)
@@ -28,7 +31,7 @@ def read_catalog(spec: str) -> dict[str, str]:
         finally:
             conn.close()
     else:
-        path = Path(spec.removeprefix("sqlite:///"))
+        path = Path(store.target)
         if not path.exists():
             raise HistoryError(f"catalog database {path} does not exist")
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)

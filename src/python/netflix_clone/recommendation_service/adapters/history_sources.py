@@ -14,6 +14,8 @@ import numpy as np
 import numpy.typing as npt
 
 from netflix_clone.contracts.viewing_history import POSTGRES_DDL
+from netflix_clone.platform.dsn import parse_store
+from netflix_clone.recommendation_service.errors import HistoryError
 
 __all__ = [
     "HistoryColumns",
@@ -25,10 +27,6 @@ __all__ = [
 ]
 
 REQUIRED = ("user_id", "title_id", "completion", "started_at")
-
-
-class HistoryError(ValueError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -44,12 +42,14 @@ class HistoryColumns:
 
 def read_history(source: str) -> HistoryColumns:
     """`postgresql://…` or a libpq DSN reads the table; `sqlite:///PATH` or a `.sqlite`/`.db` file reads
-    analytics-consumer's embedded database; anything else is a CSV or Parquet path."""
-    if source.startswith(("postgresql://", "postgres://")) or "dbname=" in source:
-        return read_history_postgres(source)
-    if source.startswith("sqlite:///") or source.endswith((".sqlite", ".sqlite3", ".db")):
-        return read_history_sqlite(Path(source.removeprefix("sqlite:///")))
-    return read_history_file(Path(source))
+    analytics-consumer's embedded database; anything else is a CSV or Parquet path (one reading of the
+    string for every service: :func:`netflix_clone.platform.dsn.parse_store`)."""
+    store = parse_store(source)
+    if store.kind == "postgres":
+        return read_history_postgres(store.target)
+    if store.kind == "sqlite":
+        return read_history_sqlite(Path(store.target))
+    return read_history_file(Path(store.target))
 
 
 def read_history_sqlite(path: Path) -> HistoryColumns:

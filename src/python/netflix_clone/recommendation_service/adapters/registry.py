@@ -32,7 +32,7 @@ from typing import Any, Optional, Protocol
 from urllib.parse import urlsplit
 
 from netflix_clone.recommendation_service.adapters.artifacts import VERSION_PATTERN, current_version, version_files
-from netflix_clone.recommendation_service.domain.model import ModelError
+from netflix_clone.recommendation_service.errors import RegistryError, RegistryUriError
 
 __all__ = [
     "LocalStore",
@@ -48,10 +48,6 @@ _log = logging.getLogger(__name__)
 _CHUNK = 1 << 20
 MANIFEST = "MANIFEST.json"
 POINTER = "CURRENT"
-
-
-class RegistryError(ModelError):
-    """The registry cannot be read or written (unreachable, missing objects, checksum mismatch)."""
 
 
 class ModelStore(Protocol):
@@ -77,7 +73,8 @@ class LocalStore:
 
 
 def default_cache_dir() -> Path:
-    return Path(os.environ.get("RECO_MODEL_CACHE_DIR") or Path(tempfile.gettempdir()) / "recommendation-service-models")
+    """Where S3 versions are kept when no ``--model-cache-dir``/``NFC_RECO_MODEL_CACHE_DIR`` is given."""
+    return Path(tempfile.gettempdir()) / "recommendation-service-models"
 
 
 def _s3_client() -> Any:
@@ -96,7 +93,7 @@ def _s3_client() -> Any:
 def parse_s3_uri(uri: str) -> tuple[str, str]:
     parts = urlsplit(uri)
     if parts.scheme != "s3" or not parts.netloc:
-        raise RegistryError(f"not an s3://bucket/prefix URI: {uri[:80]!r}")
+        raise RegistryUriError(f"not an s3://bucket/prefix URI: {uri[:80]!r}")
     return parts.netloc, parts.path.strip("/")
 
 
@@ -250,7 +247,7 @@ def open_store(uri: str, *, cache_dir: Optional[Path] = None) -> ModelStore:
 def publish(directory: Path, uri: str) -> str:
     store = open_store(uri)
     if not isinstance(store, S3Store):
-        raise RegistryError(f"--publish takes an s3://bucket/prefix URI, not {uri[:80]!r}")
+        raise RegistryUriError(f"--publish takes an s3://bucket/prefix URI, not {uri[:80]!r}")
     return store.publish(directory)
 
 

@@ -21,7 +21,7 @@ from typing import Any, Optional
 
 import msgspec
 
-from netflix_clone.recommendation_service.engine import Recommendation
+from netflix_clone.recommendation_service.domain.recommendation import Recommendation
 
 __all__ = ["CacheStatus", "TopNCache", "async_redis_factory", "redis_client_for_serving"]
 

@@ -30,7 +30,11 @@ __all__ = [
 
 
 def recall_at_k(ranked: Sequence[int], relevant: set[int], k: int) -> float:
-    """hits / |relevant|."""
+    """hits / |relevant|.
+
+    >>> recall_at_k([3, 1, 7], {1, 2, 5, 9}, k=3)
+    0.25
+    """
     if not relevant:
         raise ValueError("recall is undefined without relevant items")
     hits = sum(1 for item in ranked[:k] if item in relevant)
@@ -38,7 +42,11 @@ def recall_at_k(ranked: Sequence[int], relevant: set[int], k: int) -> float:
 
 
 def normalized_recall_at_k(ranked: Sequence[int], relevant: set[int], k: int) -> float:
-    """hits / min(k, |relevant|): 1 for a perfect list whatever |relevant| is."""
+    """hits / min(k, |relevant|): 1 for a perfect list whatever |relevant| is.
+
+    >>> normalized_recall_at_k([1, 2], {1, 2, 5, 9}, k=2)
+    1.0
+    """
     if not relevant:
         raise ValueError("recall is undefined without relevant items")
     hits = sum(1 for item in ranked[:k] if item in relevant)
@@ -46,6 +54,11 @@ def normalized_recall_at_k(ranked: Sequence[int], relevant: set[int], k: int) ->
 
 
 def ndcg_at_k(ranked: Sequence[int], relevant: set[int], k: int) -> float:
+    """Discounted cumulative gain over the ideal one: a hit at rank 1 counts more than at rank 2.
+
+    >>> ndcg_at_k([1, 4], {1}, k=2), round(ndcg_at_k([4, 1], {1}, k=2), 4)
+    (1.0, 0.6309)
+    """
     if not relevant:
         raise ValueError("NDCG is undefined without relevant items")
     dcg = sum(1.0 / math.log2(i + 2) for i, item in enumerate(ranked[:k]) if item in relevant)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,20 +9,9 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-__all__ = ["FORMAT_VERSION", "ModelError", "RecommenderModel", "new_version"]
+__all__ = ["FORMAT_VERSION", "RecommenderModel"]
 
 FORMAT_VERSION = 1
-
-
-def new_version(data_hash: str, created: float) -> str:
-    """`YYYYmmddTHHMMSS.ffffffZ-<data hash>-<random>`: sorts by time, unique well below the second."""
-    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(created))
-    micros = int(round((created % 1) * 1_000_000)) % 1_000_000
-    return f"{stamp}.{micros:06d}Z-{data_hash[:8]}-{secrets.token_hex(2)}"
-
-
-class ModelError(ValueError):
-    """A model whose parts do not fit together (or a model directory that cannot be read)."""
 
 
 @dataclass(frozen=True)
@@ -86,7 +73,9 @@ class RecommenderModel:
         ]
         problems = [message for ok, message in checks if not ok]
         if problems:
-            raise ModelError(f"model {self.version!r} is inconsistent: " + "; ".join(problems))
+            # A precondition, like the other domain checks; loading a model from files turns it into
+            # the service's ModelError (adapters/artifacts.py).
+            raise ValueError(f"model {self.version!r} is inconsistent: " + "; ".join(problems))
 
     @property
     def n_users(self) -> int:

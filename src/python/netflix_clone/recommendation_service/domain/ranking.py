@@ -19,6 +19,10 @@ def top_n(scores: FloatArray, n: int, exclude: npt.ArrayLike = ()) -> tuple[Inde
     at least n items reach it). Only the few items at or above it are then partitioned and sorted,
     which is several times faster than `argpartition` over everything (20k titles: ~40 µs vs ~180 µs).
     Ties are broken by index, so results are deterministic.
+
+    >>> idx, scores = top_n(np.array([0.25, 0.75, 0.5, 0.75], dtype=np.float32), 2, exclude=[1])
+    >>> idx.tolist(), scores.tolist()
+    ([3, 2], [0.75, 0.5])
     """
     if n <= 0:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
@@ -68,6 +72,15 @@ def mmr_rerank(
 
     `diversity` is λ in [0, 1]: 0 returns the candidates in relevance order, 1 maximizes spread.
     Relevance is min-max scaled to [0, 1] so it is commensurable with cosine similarity.
+
+    Two near-duplicates and one different title: with diversity the different one comes second.
+
+    >>> vectors = np.array([[1, 0], [1, 0.01], [0, 1]], dtype=np.float32)
+    >>> relevance = np.array([1.0, 0.9, 0.8], dtype=np.float32)
+    >>> mmr_rerank(np.arange(3), relevance, vectors, 2, 0.0).tolist()
+    [0, 1]
+    >>> mmr_rerank(np.arange(3), relevance, vectors, 2, 0.5).tolist()
+    [0, 2]
     """
     if not 0.0 <= diversity <= 1.0:
         raise ValueError("diversity must be in [0, 1]")

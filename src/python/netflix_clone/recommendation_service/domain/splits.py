@@ -31,7 +31,14 @@ def _drop_cold_users(users: npt.NDArray[np.str_], test: Mask) -> Mask:
 def random_split(
     users: npt.NDArray[np.str_], items: npt.NDArray[np.str_], fraction: float = 0.2, seed: int = 0
 ) -> tuple[Mask, Mask]:
-    """Boolean masks (train, test) over the rows."""
+    """Boolean masks (train, test) over the rows; no row is in both, and a pair never straddles them.
+
+    >>> users = np.array(["a", "a", "a", "b", "b", "b"])
+    >>> items = np.array(["x", "y", "z", "x", "y", "z"])
+    >>> train, test = random_split(users, items, fraction=0.3, seed=1)
+    >>> bool((train & test).any())
+    False
+    """
     if not 0 < fraction < 1:
         raise ValueError("fraction must be in (0, 1)")
     pairs = _pair_codes(users, items)

@@ -7,33 +7,18 @@ request is one dot product or one matrix-vector product plus a partial sort.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
 import numpy.typing as npt
 
-from netflix_clone.recommendation_service.ann import AnnIndex
+from netflix_clone.recommendation_service.adapters.hnsw_index import AnnIndex
 from netflix_clone.recommendation_service.domain.model import RecommenderModel
 from netflix_clone.recommendation_service.domain.ranking import mmr_rerank, top_n
+from netflix_clone.recommendation_service.domain.recommendation import Recommendation
+from netflix_clone.recommendation_service.errors import UnknownItem, UnknownUser
 
-__all__ = ["Recommendation", "Recommender", "UnknownItem", "UnknownUser"]
-
-
-class UnknownUser(KeyError):
-    pass
-
-
-class UnknownItem(KeyError):
-    pass
-
-
-@dataclass(frozen=True)
-class Recommendation:
-    items: list[str]
-    scores: list[float]
-    strategy: str  # "als-exact", "als-ann", "popularity", "trending"
-    model_version: str
+__all__ = ["Recommender"]
 
 
 class Recommender:

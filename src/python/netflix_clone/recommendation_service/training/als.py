@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Optional
 
@@ -17,13 +16,14 @@ import numpy as np
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
+from netflix_clone.recommendation_service.adapters.artifacts import new_version
 from netflix_clone.recommendation_service.domain.interactions import Interactions, popularity_scores, trending_scores
-from netflix_clone.recommendation_service.domain.model import FORMAT_VERSION, RecommenderModel, new_version
+from netflix_clone.recommendation_service.domain.model import FORMAT_VERSION, RecommenderModel
+from netflix_clone.recommendation_service.domain.recommendation import ProgressFn
 
 __all__ = ["AlsParams", "ProgressFn", "confidence_matrix", "train_als"]
 
 _log = logging.getLogger(__name__)
-ProgressFn = Callable[[int, int, float], None]  # (iteration, of, seconds elapsed)
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ import scipy.sparse as sp
 
 from netflix_clone.recommendation_service.domain.interactions import Interactions
 from netflix_clone.recommendation_service.domain.metrics import RankingMetrics, evaluate_rankings, ndcg_at_k
-from netflix_clone.recommendation_service.training import AlsParams, train_als
+from netflix_clone.recommendation_service.training.als import AlsParams, train_als
 
 __all__ = [
     "REGULARIZATION_GRID",

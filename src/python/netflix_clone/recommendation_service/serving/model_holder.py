@@ -23,7 +23,7 @@ from typing import Optional, Union
 from netflix_clone.recommendation_service.adapters.artifacts import load_model
 from netflix_clone.recommendation_service.adapters.registry import LocalStore, ModelStore
 from netflix_clone.recommendation_service.adapters.topn_cache import TopNCache
-from netflix_clone.recommendation_service.engine import Recommender
+from netflix_clone.recommendation_service.serving.recommender import Recommender
 
 __all__ = ["ModelHolder"]
 

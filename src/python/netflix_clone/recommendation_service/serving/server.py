@@ -21,13 +21,12 @@ import socket
 import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Optional
 
-__all__ = ["ServeConfig", "app_from_environment", "build_app", "default_workers", "run"]
+__all__ = ["ServeConfig", "build_app", "default_workers", "run"]
 
-CONFIG_ENV = "RECO_SERVE_CONFIG"
 _log = logging.getLogger(__name__)
 
 
@@ -52,24 +51,27 @@ class ServeConfig:
     reload_interval: float = 5.0
     max_body_bytes: int = 1 << 20
     model_cache_dir: Optional[str] = None
+    # prometheus_client's multiprocess directory (the PROMETHEUS_MULTIPROC_DIR setting, or a private
+    # one made by `run` for several workers); None: one process, metrics from its own registry.
+    metrics_dir: Optional[str] = None
 
 
 def build_app(config: ServeConfig) -> Any:
-    from prometheus_client import CollectorRegistry
     from threadpoolctl import threadpool_limits
 
+    from netflix_clone.platform.metrics import new_registry
     from netflix_clone.recommendation_service.adapters.registry import open_store
     from netflix_clone.recommendation_service.adapters.topn_cache import (
         TopNCache,
         async_redis_factory,
         redis_client_for_serving,
     )
-    from netflix_clone.recommendation_service.http_api import Telemetry, create_app
-    from netflix_clone.recommendation_service.serving import ModelHolder
+    from netflix_clone.recommendation_service.serving.http.app import Telemetry, create_app
+    from netflix_clone.recommendation_service.serving.model_holder import ModelHolder
 
     # Requests are the parallelism (threads, workers): BLAS threads inside one request only fight them.
     threadpool_limits(limits=1, user_api="blas")
-    telemetry = Telemetry(CollectorRegistry())
+    telemetry = Telemetry(new_registry(), multiprocess_dir=config.metrics_dir)
     cache = None
     if config.redis_url:
         cache = TopNCache(
@@ -95,13 +97,8 @@ def build_app(config: ServeConfig) -> Any:
     )
 
 
-def app_from_environment() -> Any:
-    """uvicorn factory for worker processes: the config travels in RECO_SERVE_CONFIG."""
-    return build_app(ServeConfig(**json.loads(os.environ[CONFIG_ENV])))
-
-
 def _uvicorn_options(config: ServeConfig) -> dict[str, Any]:
-    from netflix_clone.recommendation_service.http_limits import BoundedHttpToolsProtocol
+    from netflix_clone.recommendation_service.serving.http.limits import BoundedHttpToolsProtocol
 
     return {
         "http": BoundedHttpToolsProtocol,
@@ -138,15 +135,17 @@ def run(config: ServeConfig) -> None:
     if workers <= 1:
         uvicorn.run(build_app(config), host=config.host, port=config.port, **_uvicorn_options(config))
         return
-    metrics_dir = None
-    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        metrics_dir = tempfile.mkdtemp(prefix="reco-metrics-")
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    private = None
+    if not config.metrics_dir:
+        private = tempfile.mkdtemp(prefix="reco-metrics-")
+        config = replace(config, metrics_dir=private)
+    # prometheus_client in the (spawned) workers writes its per-process files where this names.
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(config.metrics_dir)
     try:
         _supervise(config, workers)
     finally:
-        if metrics_dir:
-            shutil.rmtree(metrics_dir, ignore_errors=True)
+        if private:
+            shutil.rmtree(private, ignore_errors=True)
 
 
 def _supervise(config: ServeConfig, workers: int) -> None:

@@ -17,12 +17,12 @@ from typing import Any, Optional
 
 from netflix_clone.recommendation_service.adapters.artifacts import save_model
 from netflix_clone.recommendation_service.adapters.history_sources import HistoryColumns
-from netflix_clone.recommendation_service.ann import AnnIndex, build_ann_index
+from netflix_clone.recommendation_service.adapters.hnsw_index import AnnIndex, build_ann_index
 from netflix_clone.recommendation_service.domain.interactions import build_interactions
 from netflix_clone.recommendation_service.domain.model import RecommenderModel
-from netflix_clone.recommendation_service.evaluation import evaluate
-from netflix_clone.recommendation_service.training import AlsParams, ProgressFn, train_als
-from netflix_clone.recommendation_service.tuning import TuningOptions, tune
+from netflix_clone.recommendation_service.training.als import AlsParams, ProgressFn, train_als
+from netflix_clone.recommendation_service.training.evaluation import evaluate
+from netflix_clone.recommendation_service.training.tuning import TuningOptions, tune
 
 __all__ = ["TrainOptions", "TrainResult", "train_and_save"]
 

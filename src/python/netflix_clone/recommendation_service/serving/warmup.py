@@ -9,8 +9,8 @@ from typing import Any, Optional
 import numpy as np
 
 from netflix_clone.recommendation_service.adapters.topn_cache import TopNCache
-from netflix_clone.recommendation_service.engine import Recommender
-from netflix_clone.recommendation_service.training import ProgressFn
+from netflix_clone.recommendation_service.domain.recommendation import ProgressFn
+from netflix_clone.recommendation_service.serving.recommender import Recommender
 
 __all__ = ["WarmupReport", "warm_cache"]
 

@@ -21,8 +21,8 @@ from netflix_clone.recommendation_service.domain.metrics import RankingMetrics, 
 from netflix_clone.recommendation_service.domain.model import RecommenderModel
 from netflix_clone.recommendation_service.domain.ranking import top_n
 from netflix_clone.recommendation_service.domain.splits import random_split, temporal_split
-from netflix_clone.recommendation_service.training import AlsParams, ProgressFn, train_als
-from netflix_clone.recommendation_service.tuning import TuningOptions, rank_top_k, tune
+from netflix_clone.recommendation_service.training.als import AlsParams, ProgressFn, train_als
+from netflix_clone.recommendation_service.training.tuning import TuningOptions, rank_top_k, tune
 
 __all__ = ["EvaluationReport", "evaluate", "rank_all_users"]
 
