@@ -74,7 +74,7 @@ def prepare(workdir: Path) -> None:
     Single-threaded with fixed seeds, so every revision that builds it the same way gets the same files.
     """
     from netflix_clone.recommendation_service.adapters.artifacts import save_model
-    from netflix_clone.recommendation_service.ann import build_ann_index
+    from netflix_clone.recommendation_service.adapters.hnsw_index import build_ann_index
 
     from benchmark_recommendations import synthetic_model
 
@@ -86,7 +86,7 @@ def prepare(workdir: Path) -> None:
 
 def _recommendation_kernels(workdir: Path) -> dict[str, Callable[[], object]]:
     from netflix_clone.recommendation_service.adapters.artifacts import load_model
-    from netflix_clone.recommendation_service.engine import Recommender
+    from netflix_clone.recommendation_service.serving.recommender import Recommender
 
     loaded = load_model(workdir / "model")
     exact = Recommender(loaded.model)

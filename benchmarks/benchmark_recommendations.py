@@ -30,12 +30,12 @@ import numpy.typing as npt  # noqa: E402
 import scipy.sparse as sp  # noqa: E402
 
 from netflix_clone.recommendation_service.adapters.artifacts import save_model  # noqa: E402
-from netflix_clone.recommendation_service.ann import build_ann_index, exact_recall_at_k  # noqa: E402
+from netflix_clone.recommendation_service.adapters.hnsw_index import build_ann_index, exact_recall_at_k  # noqa: E402
 from netflix_clone.recommendation_service.domain.interactions import build_interactions  # noqa: E402
 from netflix_clone.recommendation_service.domain.model import FORMAT_VERSION, RecommenderModel  # noqa: E402
-from netflix_clone.recommendation_service.engine import Recommender  # noqa: E402
+from netflix_clone.recommendation_service.serving.recommender import Recommender  # noqa: E402
 from netflix_clone.recommendation_service.synthetic import synthetic_history  # noqa: E402
-from netflix_clone.recommendation_service.training import AlsParams, train_als  # noqa: E402
+from netflix_clone.recommendation_service.training.als import AlsParams, train_als  # noqa: E402
 
 US = 1e6
 
@@ -217,7 +217,7 @@ def _start_server(model_root: str, port: int, *, src: str | None = None, extra: 
     import os
     import subprocess  # nosec B404 - the server under test
 
-    env = dict(os.environ, RECO_LOG_LEVEL="ERROR")
+    env = dict(os.environ, NFC_LOG_LEVEL="ERROR")
     if src:
         env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
     command = [sys.executable, "-m", "netflix_clone.recommendation_service.cli", "serve"]
@@ -450,8 +450,8 @@ def bench_healthz_under_upload(model: RecommenderModel, probes: int = 400) -> di
 def bench_quality(history_path: str, budget: float) -> dict[str, Any]:
     """Tuned vs fixed-default ALS vs popularity on a history file (random and temporal splits)."""
     from netflix_clone.recommendation_service.adapters.history_sources import read_history
-    from netflix_clone.recommendation_service.evaluation import evaluate
-    from netflix_clone.recommendation_service.tuning import TuningOptions
+    from netflix_clone.recommendation_service.training.evaluation import evaluate
+    from netflix_clone.recommendation_service.training.tuning import TuningOptions
 
     history = read_history(history_path)
     out: dict[str, Any] = {"history": Path(history_path).name, "rows": len(history)}

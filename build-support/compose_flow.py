@@ -200,7 +200,7 @@ class Flow:
         return f"{sent['events']} events -> {sessions} sessions, {history} viewing-history rows in {waited:.0f} s"
 
     def recommendation(self) -> str:
-        # --catalog "": train on every title watched (the compose env's RECO_CATALOG would keep only the
+        # --catalog "": train on every title watched (the compose env's NFC_RECO_CATALOG would keep only the
         # one title the video step published).
         self.c("run", "--rm", "--no-deps", "-T", "recommendation-service", "train", "--history", DSN,
                "--catalog", "", "--model-dir", "/models", "--no-tune", "--skip-eval", timeout=240)  # fmt: skip

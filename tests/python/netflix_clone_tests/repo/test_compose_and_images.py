@@ -52,7 +52,7 @@ LEFT_AT_DEFAULT: dict[str, dict[str, str]] = {
     "recommendation-service": {
         "TUNE_BUDGET_S": "training only (`compose run … train`), default budget",
         "PUBLISH_URI": "no S3 in the stack: models stay on the models volume",
-        "MODEL_URI": "the models volume through RECO_MODEL_DIR",
+        "MODEL_URI": "the models volume through NFC_RECO_MODEL_DIR",
         "MODEL_CACHE_DIR": "only for models read from S3",
         "HOST": "the command passes --host 0.0.0.0",
         "PORT": "the command passes --port 8000 (the image's HEALTH_PORT)",
@@ -62,7 +62,8 @@ LEFT_AT_DEFAULT: dict[str, dict[str, str]] = {
         "REDIS_TIMEOUT_S": "default Redis timeout",
         "MAX_BODY_BYTES": "default request body limit",
         "PROMETHEUS_MULTIPROC_DIR": "set by `serve` itself for its workers",
-        "SERVE_CONFIG": "set by `serve` itself for its workers",
+        "COLD_START": "default popularity for users without history",
+        "RELOAD_INTERVAL_S": "default 5 s between checks for a new model",
     },
 }
 # Read only to mask their values in output (platform.redaction), never configuration: accounted for as a
