@@ -138,7 +138,7 @@ USAGE = [
             ("--poll-s nan", ("--poll-s", "nan"), (), "finite"),
             ("--lock-ttl-s inf", ("--lock-ttl-s", "inf"), (), "finite"),
             ("--recovery-timeout-s nan", ("--recovery-timeout-s", "nan"), (), "finite"),
-            ("NFC_LOG_LEVEL=BOGUS", (), (("NFC_LOG_LEVEL", "BOGUS"),), "log-level"),
+            ("NFC_LOG_LEVEL=BOGUS", (), (("NFC_LOG_LEVEL", "BOGUS"),), "NFC_LOG_LEVEL: Input should be"),
             ("unwritable --report-dir", ("--report-dir", "/dev/null/x"), (), "not writable"),
             ("a green check without a status", ("--green-check", "GET /x notanumber"), (), "check"),
             ("an empty --lock-table", ("--lock-table", ""), (), "--lock-table"),
