@@ -39,7 +39,7 @@ from typing import Callable, Optional
 
 # The player simulator ships in its own pex, not in the analytics image; it runs on the host against the
 # stack's Redis on its published port (`./pants package src/python/netflix_clone/tools/analytics:analytics-tools`).
-TOOLS_PEX = Path(__file__).resolve().parent.parent / "dist/src.python.netflix_clone.tools.analytics/analytics-tools.pex"
+TOOLS_PEX = Path(__file__).resolve().parents[1] / "dist/src.python.netflix_clone.tools.analytics/analytics-tools.pex"
 
 REPO = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = REPO / "docker" / "docker-compose.yml"

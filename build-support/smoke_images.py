@@ -29,8 +29,9 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable
 
-# The player simulator ships in its own pex (`./pants package src/python/netflix_clone/tools/analytics:analytics-tools`).
-TOOLS_PEX = Path(__file__).resolve().parent.parent / "dist/src.python.netflix_clone.tools.analytics/analytics-tools.pex"
+# The player simulator ships in its own pex:
+# `./pants package src/python/netflix_clone/tools/analytics:analytics-tools`.
+TOOLS_PEX = Path(__file__).resolve().parents[1] / "dist/src.python.netflix_clone.tools.analytics/analytics-tools.pex"
 
 SERVICES = ("recommendation-service", "analytics-consumer", "video-processor")
 
