@@ -443,13 +443,15 @@ class TrafficModel:
 class StandIn:
     def __init__(self, moto_url: str, world: World, timing: Optional[Timing] = None) -> None:
         import boto3  # pylint: disable=import-outside-toplevel
+        # Untyped on purpose: client names are variables here, and stubs differ between resolves.
+        aws: Any = boto3
 
         self.moto_url = moto_url
         self.world = world
         self.timing = timing or Timing()
         kw = {"endpoint_url": moto_url, "region_name": world.region}
-        self.moto_ecs = boto3.client("ecs", **kw)  # type: ignore[call-overload]
-        self.moto_elb = boto3.client("elbv2", **kw)  # type: ignore[call-overload]
+        self.moto_ecs = aws.client("ecs", **kw)
+        self.moto_elb = aws.client("elbv2", **kw)
         self.ecs = EcsModel(world, self.moto_ecs, self.timing)
         self.traffic = TrafficModel(world, self.ecs, self.moto_elb, self.timing)
         self.faults: list[Fault] = []

@@ -118,10 +118,12 @@ def build_world(
 ) -> World:
     """Create everything in the moto server at ``endpoint`` under unique names."""
     import boto3  # pylint: disable=import-outside-toplevel
+    # Untyped on purpose: client names are variables here, and stubs differ between resolves.
+    aws: Any = boto3
 
     kw = {"endpoint_url": endpoint, "region_name": region}
-    ec2, ecs, ecr = (boto3.client(n, **kw) for n in ("ec2", "ecs", "ecr"))  # type: ignore[call-overload]
-    elb, cloudfront = boto3.client("elbv2", **kw), boto3.client("cloudfront", **kw)  # type: ignore[call-overload]
+    ec2, ecs, ecr = (aws.client(n, **kw) for n in ("ec2", "ecs", "ecr"))
+    elb, cloudfront = aws.client("elbv2", **kw), aws.client("cloudfront", **kw)
     suffix = uuid.uuid4().hex[:6]
 
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
@@ -159,7 +161,7 @@ def build_world(
     )["Distribution"]["Id"]  # fmt: skip
     world = World(region, cluster, f"deploys-{suffix}", distribution, subnets, sg, lb, other, routing)
     # The lock table exists before any deploy, as `deploy init` leaves it.
-    boto3.client("dynamodb", **kw).create_table(  # type: ignore[call-overload]
+    aws.client("dynamodb", **kw).create_table(
         TableName=world.lock_table,
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
