@@ -43,6 +43,7 @@ class Violation:
 
 def _clients(rig: "Rehearsal") -> dict[str, Any]:
     import boto3  # pylint: disable=import-outside-toplevel
+
     # Untyped on purpose: client names are variables here, and stubs differ between resolves.
     aws: Any = boto3
 

@@ -443,6 +443,7 @@ class TrafficModel:
 class StandIn:
     def __init__(self, moto_url: str, world: World, timing: Optional[Timing] = None) -> None:
         import boto3  # pylint: disable=import-outside-toplevel
+
         # Untyped on purpose: client names are variables here, and stubs differ between resolves.
         aws: Any = boto3
 

@@ -118,6 +118,7 @@ def build_world(
 ) -> World:
     """Create everything in the moto server at ``endpoint`` under unique names."""
     import boto3  # pylint: disable=import-outside-toplevel
+
     # Untyped on purpose: client names are variables here, and stubs differ between resolves.
     aws: Any = boto3
 
