@@ -8,6 +8,7 @@ in minutes; the pex is unchanged, only its flags are shorter.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import socket
@@ -310,6 +311,9 @@ def rehearsal(
     if moto_url is None:
         from moto.server import ThreadedMotoServer  # pylint: disable=import-outside-toplevel
 
+        # werkzeug logs every request at INFO to stderr unless told otherwise: the transcript is the
+        # deploy's own output, not moto's access log.
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
         port = _free_port()
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         server.start()
