@@ -431,13 +431,14 @@ def test_the_changed_only_selection_is_pinned() -> None:
         assert selected == sorted(selected)
         assert all(re.fullmatch(r"tests/python/netflix_clone_tests/\w+/test_\w+\.py:\w+", a) for a in selected)
         dirs = {a.split("/")[3] for a in selected}
-        # Its own tests, the end-to-end quickstart, the benchmark tests that import it, and the two
+        # Its own tests, the end-to-end quickstart, the benchmark tests that import it, and the three
         # repository tests that read every source file; never another service's, deploy's or release's.
         assert dirs <= {service, "quickstart", "benchmarks", "repo"}, (edit, dirs)
         assert service in dirs and "tests/python/netflix_clone_tests/quickstart/test_platform_flow.py:tests" in selected
         assert {a for a in selected if "/repo/" in a} == {
             "tests/python/netflix_clone_tests/repo/test_compose_and_images.py:compose",
             "tests/python/netflix_clone_tests/repo/test_layering.py:layering",
+            "tests/python/netflix_clone_tests/repo/test_readme_tables.py:readme",
         }
     # The valgrind benchmark test counts instructions of recommendation and analytics code only.
     instructions = "tests/python/netflix_clone_tests/benchmarks/test_instructions.py:tests"
