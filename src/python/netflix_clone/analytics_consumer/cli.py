@@ -76,17 +76,13 @@ def backend_errors(args: argparse.Namespace) -> Iterator[None]:
         redis_address,
     )
 
+    # platform.cli.run prints the outcome on one line (libpq's messages span lines).
     try:
-        try:
-            yield
-        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
-            raise BackendUnavailable("Redis", redis_address(getattr(args, "redis_url", "") or ""), 1, exc) from exc
-        except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
-            raise BackendUnavailable("PostgreSQL", postgres_address(args.postgres or ""), 1, exc) from exc
-    except BackendUnavailable as exc:
-        # libpq's messages span lines ("... refused\n\tIs the server running ..."): the outcome is one line.
-        exc.args = (" ".join(str(exc).split()),)
-        raise
+        yield
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+        raise BackendUnavailable("Redis", redis_address(getattr(args, "redis_url", "") or ""), 1, exc) from exc
+    except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
+        raise BackendUnavailable("PostgreSQL", postgres_address(args.postgres or ""), 1, exc) from exc
 
 
 def _sinks(args: argparse.Namespace) -> list[Any]:

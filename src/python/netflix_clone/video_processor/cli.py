@@ -23,9 +23,7 @@ import argparse
 import sys
 from typing import Optional
 
-from netflix_clone.platform.cli import ArgumentParser, emit, fail_line, run
-from netflix_clone.platform.errors import ExitCode, PlatformError
-from netflix_clone.platform.redaction import Redactor
+from netflix_clone.platform.cli import ArgumentParser, run
 from netflix_clone.platform.settings import add_option, env_vars
 from netflix_clone.video_processor.adapters.ffmpeg import use_ffmpeg
 from netflix_clone.video_processor.adapters.samples import SAMPLE_CLIPS, SAMPLE_PATTERNS, sample_source
@@ -160,26 +158,9 @@ def build_parser(settings: VideoSettings) -> argparse.ArgumentParser:
     return parser
 
 
-def _one_line_outcome(exc: PlatformError, args: argparse.Namespace, redactor: Redactor) -> int:
-    """The platform's outcome, with the reason on one line (libpq's messages span two)."""
-    reason = " ".join(str(exc).split())
-    code = ExitCode(exc.exit_code)
-    payload = {"outcome": "rejected" if code == ExitCode.USAGE else "failed", "exit_code": int(code), "reason": reason}
-    line = " ".join(fail_line("video-processor", exc, redactor).split())
-    emit(payload, line, as_json=bool(getattr(args, "json", False)), redactor=redactor)
-    return int(code)
-
-
 def main(argv: Optional[list[str]] = None) -> int:
-    redactor = Redactor.from_environment()
-    return run(
-        "video-processor",
-        argv,
-        build_parser,
-        VideoSettings,
-        redactor=redactor,
-        on_error=lambda exc, args: _one_line_outcome(exc, args, redactor),
-    )
+    # platform.cli.run prints every outcome on one line (libpq's messages span two).
+    return run("video-processor", argv, build_parser, VideoSettings)
 
 
 if __name__ == "__main__":
